@@ -1,1 +1,46 @@
-"""copilot-batch."""
+"""copilot-batch: run YAML-described batches of GitHub Copilot agent sessions in parallel."""
+
+from .errors import (
+    CliNotFoundError,
+    CliStartError,
+    CopilotBatchError,
+    InvalidInputError,
+    JobFileError,
+    JobFilesInvalid,
+    NoJobFilesError,
+    NoTasksSelectedError,
+    ReplayScriptError,
+    SessionError,
+    SetupError,
+    TaskFailure,
+    TaskTimeout,
+)
+from .output.records import TaskResult, TaskStatus, Usage
+from .runtime.runner import RunOptions, RunResult, run_batch
+from .spec import JobSpec, TaskSpec, job_schema, load_jobs
+
+__all__ = [
+    "CliNotFoundError",
+    "CliStartError",
+    "CopilotBatchError",
+    "InvalidInputError",
+    "JobFileError",
+    "JobFilesInvalid",
+    "JobSpec",
+    "NoJobFilesError",
+    "NoTasksSelectedError",
+    "ReplayScriptError",
+    "RunOptions",
+    "RunResult",
+    "SessionError",
+    "SetupError",
+    "TaskFailure",
+    "TaskResult",
+    "TaskSpec",
+    "TaskStatus",
+    "TaskTimeout",
+    "Usage",
+    "job_schema",
+    "load_jobs",
+    "run_batch",
+]

@@ -1,0 +1,36 @@
+# Two commands do all set-up on a fresh machine with Python 3.11+, Node/npm and make:
+#   make demo   creates .venv, installs copilot-batch and the Copilot CLI, runs jobs/*.yaml offline
+#   make test   the same set-up, then the whole test suite
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+RUNS ?= runs
+
+.PHONY: setup demo test lint clean
+
+$(BIN)/copilot-batch: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+# npm ci installs exactly the pinned @github/copilot from package-lock.json.
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+setup: $(BIN)/copilot-batch node_modules/.package-lock.json
+
+demo: setup
+	$(BIN)/copilot-batch run jobs/*.yaml --replay jobs/scripts --out $(RUNS)
+
+test: setup
+	$(BIN)/pytest
+
+lint: setup
+	$(BIN)/ruff check copilot_batch tests
+	$(BIN)/ruff format --check copilot_batch tests
+	$(BIN)/mypy
+
+clean:
+	rm -rf $(VENV) node_modules $(RUNS) .pytest_cache .mypy_cache .ruff_cache

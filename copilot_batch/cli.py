@@ -1,0 +1,190 @@
+"""The ``copilot-batch`` command line: run, validate, list, schema, model-server."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Sequence
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+import anyio
+import click
+from rich.console import Console
+from rich.markup import escape
+
+from .errors import CopilotBatchError
+from .output.records import TaskResult
+from .output.report import print_summary, task_line
+from .runtime.runner import EXIT_INTERRUPTED, RunOptions, run_batch, select_tasks
+from .scripted_model import serve_forever
+from .spec import JobSpec, TaskSpec, job_schema, load_jobs, resolve_job_paths
+
+DEFAULT_CONCURRENCY = 8
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _exits_on_errors(command: _F) -> _F:
+    """Our errors become a message on stderr and their exit code; Ctrl-C becomes 130."""
+
+    @wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except CopilotBatchError as error:
+            Console(stderr=True).print(f"[red]error:[/red] {escape(str(error))}", soft_wrap=True)
+            sys.exit(error.exit_code)
+        except KeyboardInterrupt:
+            Console(stderr=True).print("[yellow]interrupted[/yellow]")
+            sys.exit(EXIT_INTERRUPTED)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _load(paths: Sequence[str]) -> list[JobSpec]:
+    return load_jobs(resolve_job_paths(paths))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="copilot-batch")
+def main() -> None:
+    """Run batches of GitHub Copilot agent tasks described in YAML job files."""
+
+
+class _TerminalObserver:
+    """One plain line per finished task."""
+
+    def __init__(self, console: Console) -> None:
+        self._console = console
+
+    def task_started(self, task: TaskSpec) -> None:
+        pass
+
+    def task_finished(self, result: TaskResult) -> None:
+        self._console.print(task_line(result), soft_wrap=True)
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True)
+@click.option(
+    "--concurrency",
+    "-j",
+    type=click.IntRange(min=1),
+    default=DEFAULT_CONCURRENCY,
+    show_default=True,
+    help="Sessions running at once.",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("runs"),
+    show_default=True,
+    help="Folder that receives <run-id>/.",
+)
+@click.option("--run-id", help="Name of the run folder (default: time-based).")
+@click.option("--only", multiple=True, metavar="GLOB", help="Run only task ids matching GLOB.")
+@click.option("--model", help="Use this model for every task.")
+@click.option("--dry-run", is_flag=True, help="Validate and list the tasks; start nothing.")
+@click.option("--cli-path", help="The Copilot CLI binary to run.")
+@click.option(
+    "--replay",
+    multiple=True,
+    type=click.Path(exists=True, path_type=Path),
+    metavar="SCRIPT",
+    help="Serve these scripted-model files or folders and point "
+    "every task at them (offline, no login).",
+)
+@click.option("--quiet", "-q", is_flag=True, help="Print only the final summary.")
+@_exits_on_errors
+def run(
+    paths: tuple[str, ...],
+    concurrency: int,
+    out_dir: Path,
+    run_id: str | None,
+    only: tuple[str, ...],
+    model: str | None,
+    dry_run: bool,
+    cli_path: str | None,
+    replay: tuple[Path, ...],
+    quiet: bool,
+) -> None:
+    """Run every task of the job files PATHS (files or globs) as one run."""
+    jobs = _load(paths)
+    options = RunOptions(
+        out_dir=out_dir,
+        concurrency=concurrency,
+        only=only,
+        model=model,
+        cli_path=cli_path,
+        replay=replay,
+        run_id=run_id,
+        handle_signals=True,
+    )
+    console = Console(highlight=False)
+    if dry_run:
+        _print_tasks(console, select_tasks(jobs, only))
+        return
+    observer = None if quiet else _TerminalObserver(console)
+    result = anyio.run(run_batch, jobs, options, observer, backend="asyncio")
+    print_summary(console, result.record, str(result.folder))
+    sys.exit(result.exit_code)
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True)
+@_exits_on_errors
+def validate(paths: tuple[str, ...]) -> None:
+    """Check job files; print every problem as FILE:LINE:COL: PATH: MESSAGE."""
+    jobs = _load(paths)
+    count = sum(len(job.tasks) for job in jobs)
+    click.echo(f"ok: {len(jobs)} job file(s), {count} task(s)")
+
+
+@main.command("list")
+@click.argument("paths", nargs=-1, required=True)
+@_exits_on_errors
+def list_tasks(paths: tuple[str, ...]) -> None:
+    """Print the expanded tasks, one per line, with their matrix values."""
+    _print_tasks(Console(highlight=False), [task for job in _load(paths) for task in job.tasks])
+
+
+def _print_tasks(console: Console, tasks: Sequence[TaskSpec]) -> None:
+    for task in tasks:
+        values = " ".join(f"{key}={value}" for key, value in task.matrix_values.items())
+        console.print(f"{escape(task.id)}\t{escape(task.job_name)}\t{escape(values)}".rstrip())
+
+
+@main.command()
+def schema() -> None:
+    """Print the JSON Schema of job files."""
+    click.echo(json.dumps(job_schema(), indent=2))
+
+
+@main.command("model-server")
+@click.option(
+    "--script",
+    "scripts",
+    multiple=True,
+    required=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="Script file or folder.",
+)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=click.IntRange(0, 65535), default=0, show_default=True)
+@click.option(
+    "--latency",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    show_default=True,
+    help="Seconds added before every reply.",
+)
+@_exits_on_errors
+def model_server(scripts: tuple[Path, ...], host: str, port: int, latency: float) -> None:
+    """Serve scripted conversations as an OpenAI-compatible model on loopback."""
+    anyio.run(
+        lambda: serve_forever(list(scripts), host=host, port=port, latency=latency),
+        backend="asyncio",
+    )

@@ -1,0 +1,184 @@
+"""Every error copilot-batch raises, in one hierarchy.
+
+::
+
+    CopilotBatchError
+     ├── InvalidInputError            bad input from the user; exit code 2, nothing started
+     │    ├── JobFileError            one problem at one place in a job file
+     │    ├── JobFilesInvalid         every JobFileError found in one validation pass
+     │    ├── NoJobFilesError         the paths and globs matched no file
+     │    ├── NoTasksSelectedError    --only matched no task
+     │    └── ReplayScriptError       a scripted-model script could not be loaded
+     ├── SetupError                   the environment cannot run tasks; exit code 2
+     │    ├── CliNotFoundError        no Copilot CLI binary was found
+     │    └── CliStartError           the Copilot CLI did not start
+     └── TaskFailure                  why a task did not end ok; recorded, never raised out of a run
+          ├── TaskTimeout             the task's wall-clock limit expired
+          └── SessionError            the session reported session.error
+
+Exceptions carry structured fields; ``str()`` renders them for people.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+
+class CopilotBatchError(Exception):
+    """Base class of every error copilot-batch raises."""
+
+    exit_code: int = 1
+
+
+class InvalidInputError(CopilotBatchError):
+    """The user's input is invalid; the run must not start."""
+
+    exit_code = 2
+
+
+class JobFileError(InvalidInputError):
+    """One problem at one position in a job file.
+
+    ``line`` and ``column`` are 1-based. ``json_path`` is the JSONPath of the value
+    (``$.tasks[0].prompt``), or ``None`` when the file could not be parsed at all.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        line: int,
+        column: int,
+        json_path: str | None,
+        message: str,
+    ) -> None:
+        self.path = path
+        self.line = line
+        self.column = column
+        self.json_path = json_path
+        self.message = message
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.line}:{self.column}"
+        if self.json_path is None:
+            return f"{where}: {self.message}"
+        return f"{where}: {self.json_path}: {self.message}"
+
+    def sort_key(self) -> tuple[str, int, int, str]:
+        return (str(self.path), self.line, self.column, self.json_path or "")
+
+
+class JobFilesInvalid(InvalidInputError):
+    """Every problem found in a set of job files, reported at once."""
+
+    def __init__(self, errors: Sequence[JobFileError]) -> None:
+        self.errors = tuple(sorted(errors, key=JobFileError.sort_key))
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        return "\n".join(str(error) for error in self.errors)
+
+
+class NoJobFilesError(InvalidInputError):
+    """A path or glob on the command line matched no job file."""
+
+    def __init__(self, patterns: Sequence[str]) -> None:
+        self.patterns = tuple(patterns)
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        return "no job file matches " + ", ".join(repr(p) for p in self.patterns)
+
+
+class NoTasksSelectedError(InvalidInputError):
+    """``--only`` globs matched none of the expanded task ids."""
+
+    def __init__(self, patterns: Sequence[str], task_ids: Sequence[str]) -> None:
+        self.patterns = tuple(patterns)
+        self.task_ids = tuple(task_ids)
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        shown = ", ".join(self.task_ids[:10]) + (" …" if len(self.task_ids) > 10 else "")
+        return f"--only {' '.join(self.patterns)} matches none of the tasks: {shown}"
+
+
+class ReplayScriptError(InvalidInputError):
+    """A scripted-model script given to ``--replay`` could not be loaded."""
+
+    def __init__(self, path: Path, line: int | None, message: str) -> None:
+        self.path = path
+        self.line = line
+        self.message = message
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.line}" if self.line is not None else str(self.path)
+        return f"{where}: {self.message}"
+
+
+class SetupError(CopilotBatchError):
+    """The environment cannot run tasks: no CLI, a CLI that will not start."""
+
+    exit_code = 2
+
+
+class CliNotFoundError(SetupError):
+    """No Copilot CLI binary was found in any of the places copilot-batch looks."""
+
+    def __init__(self, searched: Sequence[str]) -> None:
+        self.searched = tuple(searched)
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        return (
+            "The GitHub Copilot CLI was not found. copilot-batch drives the Copilot CLI "
+            "(npm package @github/copilot 1.0.102) and never downloads it. Install it with "
+            "`npm ci` in the copilot-batch repository, or "
+            "`npm install -g @github/copilot@1.0.102`, or point to a binary with --cli-path "
+            "or the COPILOT_CLI_PATH environment variable. "
+            "Looked in: " + "; ".join(self.searched) + "."
+        )
+
+
+class CliStartError(SetupError):
+    """The Copilot CLI process could not be started or did not answer."""
+
+    def __init__(self, cli_path: str, reason: str) -> None:
+        self.cli_path = cli_path
+        self.reason = reason
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        return f"the Copilot CLI at {self.cli_path} did not start: {self.reason}"
+
+
+class TaskFailure(CopilotBatchError):
+    """Why one task did not end ``ok``. The runner records these; it never re-raises them."""
+
+
+class TaskTimeout(TaskFailure):
+    """The task's wall-clock limit expired; the session was aborted."""
+
+    def __init__(self, limit: str, seconds: float) -> None:
+        self.limit = limit
+        self.seconds = seconds
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        return f"{self.limit} of {self.seconds:g}s expired; the session was aborted"
+
+
+class SessionError(TaskFailure):
+    """The session reported ``session.error``."""
+
+    def __init__(self, error_type: str, message: str, status_code: int | None) -> None:
+        self.error_type = error_type
+        self.message = message
+        self.status_code = status_code
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        status = f" (HTTP {self.status_code})" if self.status_code is not None else ""
+        return f"{self.error_type}{status}: {self.message}"

@@ -1,0 +1,1 @@
+"""What a run leaves on disk and prints: the run folder, event logs, run.log, reports."""

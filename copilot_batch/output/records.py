@@ -1,0 +1,106 @@
+"""What a run produces per task, in the shape written to result.json and run.json."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from ..spec import TaskSpec
+
+
+class TaskStatus(enum.StrEnum):
+    """How a task ended. Everything but ``ok`` makes the run exit 1."""
+
+    PENDING = "pending"
+    OK = "ok"
+    FAILED = "failed"  # the session reported an error (model call, tool loop)
+    TIMEOUT = "timeout"  # a time limit expired; the session was aborted
+    CANCELLED = "cancelled"  # the run was interrupted before the task finished
+    ERROR = "error"  # copilot-batch or the SDK could not drive the session
+
+
+TERMINAL_STATUSES = frozenset(TaskStatus) - {TaskStatus.PENDING}
+
+
+@dataclass
+class Usage:
+    """Token counts summed over a session's ``assistant.usage`` events."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.input_tokens + self.output_tokens
+
+    def add(self, other: Usage) -> None:
+        self.input_tokens += other.input_tokens
+        self.output_tokens += other.output_tokens
+        self.cache_read_tokens += other.cache_read_tokens
+        self.cache_write_tokens += other.cache_write_tokens
+
+    def to_record(self) -> dict[str, int]:
+        return {
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "cache_read_tokens": self.cache_read_tokens,
+            "cache_write_tokens": self.cache_write_tokens,
+            "total_tokens": self.total_tokens,
+        }
+
+
+@dataclass
+class TaskResult:
+    """One task's outcome. ``to_record`` gives the JSON written to disk."""
+
+    task: TaskSpec
+    status: TaskStatus = TaskStatus.PENDING
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    final_message: str | None = None
+    usage: Usage = field(default_factory=Usage)
+    tool_calls: int = 0
+    permission_denials: int = 0
+    error: str | None = None
+    error_type: str | None = None
+    session_id: str | None = None
+
+    @property
+    def duration_seconds(self) -> float | None:
+        if self.started_at is None or self.finished_at is None:
+            return None
+        return round((self.finished_at - self.started_at).total_seconds(), 3)
+
+    def to_record(self, *, with_spec: bool = False) -> dict[str, Any]:
+        """The run.json entry; with ``with_spec`` also the expanded task (result.json)."""
+        record: dict[str, Any] = {
+            "id": self.task.id,
+            "job": self.task.job_name,
+            "status": str(self.status),
+            "started_at": _iso(self.started_at),
+            "finished_at": _iso(self.finished_at),
+            "duration_seconds": self.duration_seconds,
+            "final_message": self.final_message,
+            "usage": self.usage.to_record(),
+            "tool_calls": self.tool_calls,
+            "permission_denials": self.permission_denials,
+            "error": self.error,
+            "error_type": self.error_type,
+        }
+        if with_spec:
+            spec = self.task.describe()
+            record["prompt"] = spec.pop("prompt")
+            record["matrix"] = spec.pop("matrix")
+            del spec["id"], spec["job"]
+            record["options"] = spec
+            record["spec_hash"] = self.task.spec_hash()
+            record["session_id"] = self.session_id
+        return record
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None

@@ -1,0 +1,107 @@
+"""run.json and the summaries people read on the terminal."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from ..spec import JobSpec
+from .records import TaskResult, TaskStatus, Usage
+
+_STATUS_STYLE = {
+    TaskStatus.OK: "green",
+    TaskStatus.FAILED: "red",
+    TaskStatus.ERROR: "red",
+    TaskStatus.TIMEOUT: "yellow",
+    TaskStatus.CANCELLED: "yellow",
+    TaskStatus.PENDING: "dim",
+}
+
+
+def totals(results: Sequence[TaskResult]) -> dict[str, Any]:
+    """Counts by status and summed usage, as run.json's ``totals``."""
+    by_status = Counter(result.status for result in results)
+    usage = Usage()
+    for result in results:
+        usage.add(result.usage)
+    return {
+        "tasks": len(results),
+        **{str(status): by_status.get(status, 0) for status in TaskStatus},
+        **usage.to_record(),
+        "tool_calls": sum(result.tool_calls for result in results),
+        "permission_denials": sum(result.permission_denials for result in results),
+    }
+
+
+def run_record(
+    *,
+    run_id: str,
+    state: str,
+    started_at: datetime,
+    finished_at: datetime | None,
+    jobs: Sequence[JobSpec],
+    options: Mapping[str, Any],
+    environment: Mapping[str, Any],
+    results: Sequence[TaskResult],
+) -> dict[str, Any]:
+    """The content of run.json. ``state`` is running, finished or interrupted."""
+    return {
+        "run_id": run_id,
+        "state": state,
+        "started_at": started_at.isoformat(),
+        "finished_at": finished_at.isoformat() if finished_at else None,
+        "duration_seconds": (
+            round((finished_at - started_at).total_seconds(), 3) if finished_at else None
+        ),
+        "job_files": [
+            {"path": str(job.path), "name": job.name, "sha256": job.sha256, "tasks": len(job.tasks)}
+            for job in jobs
+        ],
+        "options": dict(options),
+        "environment": dict(environment),
+        "totals": totals(results),
+        "tasks": [result.to_record() for result in results],
+    }
+
+
+def first_line(text: str | None, width: int = 80) -> str:
+    line = (text or "").strip().splitlines()[0] if (text or "").strip() else ""
+    return line if len(line) <= width else line[: width - 1] + "…"
+
+
+def task_line(result: TaskResult) -> Text:
+    """One line for a finished task: status, id, duration, tokens, tools, answer or error."""
+    style = _STATUS_STYLE[result.status]
+    duration = f"{result.duration_seconds:.1f}s" if result.duration_seconds is not None else "-"
+    detail = result.error if result.status is not TaskStatus.OK else result.final_message
+    line = Text()
+    line.append(f"{result.status:<9}", style=style)
+    line.append(f" {result.task.id}  ", style="bold")
+    line.append(f"{duration}  {result.usage.total_tokens} tok  {result.tool_calls} tools  ")
+    line.append(first_line(detail, 70), style="dim" if result.status is TaskStatus.OK else style)
+    return line
+
+
+def print_summary(console: Console, record: Mapping[str, Any], run_path: str) -> None:
+    """The closing summary: counts by status, tokens, wall time and where the files are."""
+    counts = record["totals"]
+    table = Table.grid(padding=(0, 2))
+    table.add_row("tasks", str(counts["tasks"]))
+    for status in TaskStatus:
+        if counts[str(status)]:
+            table.add_row(Text(str(status), style=_STATUS_STYLE[status]), str(counts[str(status)]))
+    table.add_row(
+        "tokens",
+        f"{counts['total_tokens']} ({counts['input_tokens']} in, {counts['output_tokens']} out)",
+    )
+    table.add_row("tool calls", str(counts["tool_calls"]))
+    duration = record["duration_seconds"]
+    table.add_row("wall time", f"{duration:.1f}s" if duration is not None else "-")
+    table.add_row("run folder", run_path)
+    console.print(table)

@@ -1,0 +1,70 @@
+"""The layout of ``runs/<run-id>/`` and the only code that writes files into it."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from .redact import Redactor
+
+
+def new_run_id(now: datetime | None = None) -> str:
+    """Sortable by start time, unique across concurrent runs: ``20261123-214706-3fa2``."""
+    now = now or datetime.now(UTC)
+    return f"{now:%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
+
+
+class RunFolder:
+    """``run.json``, ``run.log``, ``copilot-home/`` and ``tasks/<task-id>/`` of one run."""
+
+    def __init__(self, path: Path, redactor: Redactor) -> None:
+        self.path = path
+        self.redactor = redactor
+
+    @classmethod
+    def create(cls, out_dir: Path, run_id: str, redactor: Redactor) -> RunFolder:
+        path = out_dir / run_id
+        path.mkdir(parents=True, exist_ok=False)
+        (path / "tasks").mkdir()
+        return cls(path, redactor)
+
+    @property
+    def run_id(self) -> str:
+        return self.path.name
+
+    @property
+    def run_json(self) -> Path:
+        return self.path / "run.json"
+
+    @property
+    def run_log(self) -> Path:
+        return self.path / "run.log"
+
+    @property
+    def copilot_home(self) -> Path:
+        """The CLI's state directory (COPILOT_HOME) for this run; never ~/.copilot."""
+        return self.path / "copilot-home"
+
+    def task_dir(self, task_id: str) -> Path:
+        return self.path / "tasks" / task_id
+
+    def events_path(self, task_id: str) -> Path:
+        return self.task_dir(task_id) / "events.jsonl"
+
+    def result_path(self, task_id: str) -> Path:
+        return self.task_dir(task_id) / "result.json"
+
+    def write_json(self, path: Path, data: Any) -> None:
+        """Write redacted JSON atomically: readers see the old file or the new one, never half."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        text = json.dumps(self.redactor.data(data), indent=2, ensure_ascii=False) + "\n"
+        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        with open(temporary, "w", encoding="utf-8") as file:
+            file.write(text)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)

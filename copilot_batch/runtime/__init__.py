@@ -1,0 +1,1 @@
+"""Running tasks: the CLI binary, the client, sessions, permissions, the runner."""

@@ -1,0 +1,271 @@
+"""A run: select tasks, start one client, run every task in one task group, write the folder."""
+
+from __future__ import annotations
+
+import dataclasses
+import fnmatch
+import signal
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any, Protocol
+
+import anyio
+import structlog
+from copilot import CopilotClient
+from structlog.typing import FilteringBoundLogger
+
+from ..errors import NoTasksSelectedError
+from ..output.events import EventLogWriter, EventSink
+from ..output.records import TaskResult, TaskStatus
+from ..output.redact import Redactor
+from ..output.report import run_record
+from ..output.run_folder import RunFolder, new_run_id
+from ..output.run_log import open_run_logger, sdk_logs_into
+from ..scripted_model import ScriptedModel, load_scripts
+from ..spec import JobSpec, TaskSpec
+from .cli_binary import find_cli
+from .clients import open_client
+from .session import run_task_session
+
+EXIT_OK, EXIT_TASKS_FAILED, EXIT_INTERRUPTED = 0, 1, 130
+
+# Sessions replaying a script reach the scripted model with this placeholder key.
+REPLAY_API_KEY = "replay-no-key"
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How to run: where results go, how many sessions at once, which tasks, which CLI."""
+
+    out_dir: Path = Path("runs")
+    concurrency: int = 4
+    only: tuple[str, ...] = ()
+    model: str | None = None
+    cli_path: str | None = None
+    replay: tuple[Path, ...] = ()
+    run_id: str | None = None
+    handle_signals: bool = False
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "out_dir": str(self.out_dir),
+            "concurrency": self.concurrency,
+            "only": list(self.only),
+            "model": self.model,
+            "cli_path": self.cli_path,
+            "replay": [str(path) for path in self.replay],
+        }
+
+
+class RunObserver(Protocol):
+    """Told about progress, for the terminal. Called on the event loop; must not block."""
+
+    def task_started(self, task: TaskSpec) -> None: ...
+
+    def task_finished(self, result: TaskResult) -> None: ...
+
+
+@dataclass
+class RunResult:
+    """A finished (or interrupted) run."""
+
+    run_id: str
+    folder: Path
+    results: list[TaskResult]
+    record: dict[str, Any]
+    interrupted: bool = False
+
+    @property
+    def exit_code(self) -> int:
+        if self.interrupted:
+            return EXIT_INTERRUPTED
+        if all(result.status is TaskStatus.OK for result in self.results):
+            return EXIT_OK
+        return EXIT_TASKS_FAILED
+
+
+def select_tasks(jobs: Sequence[JobSpec], only: Sequence[str]) -> list[TaskSpec]:
+    """Every task of every job, or those whose id matches one of the ``only`` globs."""
+    tasks = [task for job in jobs for task in job.tasks]
+    if not only:
+        return tasks
+    selected = [task for task in tasks if any(fnmatch.fnmatchcase(task.id, g) for g in only)]
+    if not selected:
+        raise NoTasksSelectedError(only, [task.id for task in tasks])
+    return selected
+
+
+@dataclass
+class _RunState:
+    jobs: Sequence[JobSpec]
+    options: RunOptions
+    folder: RunFolder
+    environment: dict[str, Any]
+    started_at: datetime
+    results: dict[str, TaskResult] = field(default_factory=dict)
+    interrupted: bool = False
+
+    def write_run_json(self, state: str) -> dict[str, Any]:
+        finished_at = None if state == "running" else datetime.now(UTC)
+        record = run_record(
+            run_id=self.folder.run_id,
+            state=state,
+            started_at=self.started_at,
+            finished_at=finished_at,
+            jobs=self.jobs,
+            options=self.options.to_record(),
+            environment=self.environment,
+            results=list(self.results.values()),
+        )
+        self.folder.write_json(self.folder.run_json, record)
+        return record
+
+
+async def run_batch(
+    jobs: Sequence[JobSpec], options: RunOptions, observer: RunObserver | None = None
+) -> RunResult:
+    """Run every selected task of ``jobs``; write ``<out_dir>/<run-id>/``; never raise for a
+    task's failure. Invalid input and set-up problems raise before anything starts."""
+    tasks = select_tasks(jobs, options.only)
+    scripts = load_scripts(options.replay) if options.replay else []
+    cli_path = find_cli(options.cli_path)
+    redactor = Redactor.for_run(secret for task in tasks for secret in task.secrets())
+    folder = RunFolder.create(options.out_dir, options.run_id or new_run_id(), redactor)
+    state = _RunState(
+        jobs=jobs,
+        options=options,
+        folder=folder,
+        environment={
+            "copilot_batch": version("copilot-batch"),
+            "github_copilot_sdk": version("github-copilot-sdk"),
+            "cli_path": str(cli_path),
+        },
+        started_at=datetime.now(UTC),
+        results={task.id: TaskResult(task=task) for task in tasks},
+    )
+    state.write_run_json("running")
+
+    with open(folder.run_log, "a", encoding="utf-8") as log_file:
+        log = open_run_logger(log_file, redactor, folder.run_id)
+        log.info("run started", tasks=len(tasks), concurrency=options.concurrency)
+        try:
+            with sdk_logs_into(log):
+                async with AsyncExitStack() as stack:
+                    extra_env: dict[str, str] = {}
+                    if scripts:
+                        model = await stack.enter_async_context(ScriptedModel(scripts))
+                        tasks = _point_at_replay(tasks, model.base_url, model.models, options)
+                        extra_env["COPILOT_OFFLINE"] = "true"
+                        log.info("replaying scripts", base_url=model.base_url)
+                    elif options.model:
+                        tasks = [dataclasses.replace(task, model=options.model) for task in tasks]
+                    client = await stack.enter_async_context(
+                        open_client(cli_path, folder.copilot_home, extra_env)
+                    )
+                    await _run_tasks(client, tasks, state, log, observer)
+        except (anyio.get_cancelled_exc_class(), KeyboardInterrupt):
+            state.interrupted = True
+            raise
+        finally:
+            with anyio.CancelScope(shield=True):
+                if state.interrupted:
+                    _mark_unstarted_cancelled(state)
+                final = "interrupted" if state.interrupted else "finished"
+                record = state.write_run_json(final)
+                log.info("run finished", state=final, totals=record["totals"])
+
+    return RunResult(
+        run_id=folder.run_id,
+        folder=folder.path,
+        results=list(state.results.values()),
+        record=record,
+        interrupted=state.interrupted,
+    )
+
+
+def _point_at_replay(
+    tasks: Sequence[TaskSpec], base_url: str, models: Sequence[str], options: RunOptions
+) -> list[TaskSpec]:
+    """Send every task to the scripted model, whatever provider its job file names."""
+    provider = {"type": "openai", "base_url": base_url, "api_key": REPLAY_API_KEY}
+    fallback_model = models[0] if models else "gpt-4.1"
+    return [
+        dataclasses.replace(
+            task, provider=provider, model=options.model or task.model or fallback_model
+        )
+        for task in tasks
+    ]
+
+
+async def _run_tasks(
+    client: CopilotClient,
+    tasks: Sequence[TaskSpec],
+    state: _RunState,
+    log: FilteringBoundLogger,
+    observer: RunObserver | None,
+) -> None:
+    limiter = anyio.CapacityLimiter(state.options.concurrency)
+    writer = EventLogWriter(state.folder)
+
+    async def record(result: TaskResult) -> None:
+        state.results[result.task.id] = result
+        state.folder.write_json(
+            state.folder.result_path(result.task.id), result.to_record(with_spec=True)
+        )
+        log.info("task finished", status=str(result.status), error=result.error)
+        if observer is not None:
+            observer.task_finished(result)
+
+    async def run_one(task: TaskSpec, sink: EventSink) -> None:
+        with structlog.contextvars.bound_contextvars(task_id=task.id), sink:
+            async with limiter:
+                log.info("task started")
+                if observer is not None:
+                    observer.task_started(task)
+                await run_task_session(client, task, sink, log, record)
+
+    async with anyio.create_task_group() as run_group:
+        run_group.start_soon(writer.run)
+        async with _interruptible(state, log), writer, anyio.create_task_group() as tasks_group:
+            for task in tasks:
+                tasks_group.start_soon(run_one, task, writer.sink(task.id))
+
+
+@asynccontextmanager
+async def _interruptible(
+    state: _RunState, log: FilteringBoundLogger
+) -> AsyncIterator[anyio.CancelScope | None]:
+    """With ``handle_signals``, the first SIGINT or SIGTERM cancels the tasks in this block."""
+    if not state.options.handle_signals:
+        yield None
+        return
+    with anyio.CancelScope() as scope:
+        async with anyio.create_task_group() as watcher_group:
+
+            async def watch() -> None:
+                with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+                    async for signum in signals:
+                        log.warning("interrupted", signal=signal.Signals(signum).name)
+                        state.interrupted = True
+                        scope.cancel()
+                        return
+
+            watcher_group.start_soon(watch)
+            try:
+                yield scope
+            finally:
+                watcher_group.cancel_scope.cancel()
+
+
+def _mark_unstarted_cancelled(state: _RunState) -> None:
+    for result in state.results.values():
+        if result.status is TaskStatus.PENDING:
+            result.status = TaskStatus.CANCELLED
+            result.error = "the run was interrupted before the task started"
+            state.folder.write_json(
+                state.folder.result_path(result.task.id), result.to_record(with_spec=True)
+            )

@@ -1,0 +1,165 @@
+"""One task's life, top to bottom: build options, create the session, send, wait, tear down."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import anyio
+from copilot import CopilotClient, CopilotSession, SessionEvent
+from copilot.generated.session_events import (
+    AssistantMessageData,
+    AssistantUsageData,
+    SessionErrorData,
+    SessionEventType,
+)
+from structlog.typing import FilteringBoundLogger
+
+from ..errors import SessionError, TaskTimeout
+from ..output.events import EventSink
+from ..output.records import TaskResult, TaskStatus, Usage
+from ..spec import TaskSpec
+from .permissions import permission_handler
+
+# Teardown (abort, disconnect, delete) gets this long even when the run is being cancelled.
+TEARDOWN_SECONDS = 15.0
+
+
+class _SessionObserver:
+    """Reads a session's events as they arrive: the answer, usage, tool calls, the end."""
+
+    def __init__(self, sink: EventSink) -> None:
+        self._sink = sink
+        self.finished = anyio.Event()
+        self.final_message: str | None = None
+        self.usage = Usage()
+        self.tool_calls = 0
+        self.error: SessionError | None = None
+
+    def __call__(self, event: SessionEvent) -> None:
+        self._sink.emit(event.to_dict())
+        data = event.data
+        match event.type:
+            case SessionEventType.ASSISTANT_MESSAGE if isinstance(data, AssistantMessageData):
+                # Sub-agent messages carry a parent tool call; the task's answer does not.
+                if data.content.strip() and data.parent_tool_call_id is None:
+                    self.final_message = data.content
+            case SessionEventType.ASSISTANT_USAGE if isinstance(data, AssistantUsageData):
+                self.usage.add(
+                    Usage(
+                        input_tokens=data.input_tokens or 0,
+                        output_tokens=data.output_tokens or 0,
+                        cache_read_tokens=data.cache_read_tokens or 0,
+                        cache_write_tokens=data.cache_write_tokens or 0,
+                    )
+                )
+            case SessionEventType.TOOL_EXECUTION_START:
+                self.tool_calls += 1
+            case SessionEventType.SESSION_ERROR if isinstance(data, SessionErrorData):
+                self.error = SessionError(data.error_type, data.message, data.status_code)
+                self.finished.set()
+            case SessionEventType.SESSION_IDLE:
+                self.finished.set()
+
+
+def session_options(task: TaskSpec, on_permission: Callable[[str, bool], Any]) -> dict[str, Any]:
+    """Keyword arguments for ``CopilotClient.create_session`` from a task spec."""
+    options: dict[str, Any] = {
+        "on_permission_request": permission_handler(task.permissions, on_permission),
+        "working_directory": str(task.working_directory),
+        "streaming": task.streaming,
+    }
+    if task.model is not None:
+        options["model"] = task.model
+    if task.provider is not None:
+        options["provider"] = dict(task.provider)
+    if task.system_message is not None:
+        options["system_message"] = dict(task.system_message)
+    tools = [tool for ref in task.custom_tools for tool in ref.tools]
+    if tools:
+        options["tools"] = tools
+    return options
+
+
+async def run_task_session(
+    client: CopilotClient,
+    task: TaskSpec,
+    sink: EventSink,
+    log: FilteringBoundLogger,
+    record: Callable[[TaskResult], Awaitable[None]],
+) -> None:
+    """Run one task in its own session and ``record`` its result, whatever happens.
+
+    Events go to ``sink`` until the session is torn down; the caller closes the sink.
+    Cancellation (the run being interrupted) records ``cancelled`` and propagates.
+    """
+    result = TaskResult(task=task, started_at=datetime.now(UTC))
+    observer = _SessionObserver(sink)
+    session: CopilotSession | None = None
+    unsubscribe: Callable[[], None] | None = None
+
+    def on_permission(kind: str, allowed: bool) -> None:
+        if not allowed:
+            result.permission_denials += 1
+        log.info("permission", kind=kind, decision="allow" if allowed else "deny")
+
+    try:
+        with anyio.move_on_after(task.timeout_seconds) as deadline:
+            session = await client.create_session(**session_options(task, on_permission))
+            result.session_id = session.session_id
+            unsubscribe = session.on(observer)
+            await session.send(task.prompt)
+            await observer.finished.wait()
+        if deadline.cancelled_caught:
+            _fail(result, TaskStatus.TIMEOUT, TaskTimeout("timeout", task.timeout_seconds))
+        elif observer.error is not None:
+            _fail(result, TaskStatus.FAILED, observer.error)
+        else:
+            result.status = TaskStatus.OK
+    except anyio.get_cancelled_exc_class():
+        result.status = TaskStatus.CANCELLED
+        result.error = "the run was interrupted before the task finished"
+        raise
+    except Exception as exc:
+        _fail(result, TaskStatus.ERROR, exc)
+    finally:
+        with anyio.CancelScope(shield=True):
+            with anyio.move_on_after(TEARDOWN_SECONDS):
+                await _tear_down(client, session, stop_turn=not observer.finished.is_set(), log=log)
+            if unsubscribe is not None:
+                unsubscribe()
+            result.final_message = observer.final_message
+            result.usage = observer.usage
+            result.tool_calls = observer.tool_calls
+            result.finished_at = datetime.now(UTC)
+            await record(result)
+
+
+def _fail(result: TaskResult, status: TaskStatus, error: BaseException) -> None:
+    result.status = status
+    result.error = str(error) or type(error).__name__
+    result.error_type = type(error).__name__
+
+
+async def _tear_down(
+    client: CopilotClient,
+    session: CopilotSession | None,
+    *,
+    stop_turn: bool,
+    log: FilteringBoundLogger,
+) -> None:
+    """Abort a turn still running, then detach and delete the session. Failures are logged."""
+    if session is None:
+        return
+    steps: list[tuple[str, Callable[[], Awaitable[None]]]] = [
+        ("disconnect", session.disconnect),
+        ("delete", lambda: client.delete_session(session.session_id)),
+    ]
+    if stop_turn:
+        steps.insert(0, ("abort", session.abort))
+    for name, step in steps:
+        try:
+            await step()
+        except Exception as exc:
+            log.warning("session teardown step failed", step=name, error=repr(exc))

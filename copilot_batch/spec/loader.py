@@ -1,0 +1,189 @@
+"""Job files → validated, expanded JobSpecs, or every problem in them at once."""
+
+from __future__ import annotations
+
+import difflib
+import glob
+import hashlib
+import json
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+from jsonschema.exceptions import ValidationError, relevance
+
+from ..errors import JobFileError, JobFilesInvalid, NoJobFilesError
+from .durations import parse_duration
+from .expand import expand_job
+from .located_yaml import LocatedDocument, json_path, parse_located_yaml
+from .model import JobSpec, SourcePosition
+
+_SCHEMA_TYPE_NAMES = {
+    "object": "an object",
+    "array": "a list",
+    "string": "a string",
+    "boolean": "a boolean",
+    "integer": "an integer",
+    "number": "a number",
+}
+_JSON_TYPE_NAMES = {
+    dict: "an object",
+    list: "a list",
+    str: "a string",
+    bool: "a boolean",
+    int: "an integer",
+    float: "a number",
+    type(None): "null",
+}
+
+
+@cache
+def job_schema() -> dict[str, Any]:
+    """The published JSON Schema of job files."""
+    text = resources.files("copilot_batch.spec").joinpath("job.schema.json").read_text("utf-8")
+    schema: dict[str, Any] = json.loads(text)
+    return schema
+
+
+def resolve_job_paths(patterns: Sequence[str]) -> list[Path]:
+    """Paths and globs → existing files, in the order given, each once."""
+    found: list[Path] = []
+    unmatched: list[str] = []
+    for pattern in patterns:
+        matches = (
+            sorted(glob.glob(pattern, recursive=True))
+            if glob.has_magic(pattern)
+            else ([pattern] if os.path.exists(pattern) else [])
+        )
+        files = [Path(match) for match in matches if os.path.isfile(match)]
+        if not files:
+            unmatched.append(pattern)
+        found.extend(file for file in files if file not in found)
+    if unmatched:
+        raise NoJobFilesError(unmatched)
+    return found
+
+
+def load_jobs(
+    paths: Iterable[str | Path], *, environ: Mapping[str, str] | None = None
+) -> list[JobSpec]:
+    """Load, validate and expand job files. Raises JobFilesInvalid listing every problem."""
+    environ = os.environ if environ is None else environ
+    jobs: list[JobSpec] = []
+    errors: list[JobFileError] = []
+    for path in paths:
+        job, file_errors = _load_job(Path(path), environ)
+        errors.extend(file_errors)
+        if job is not None:
+            jobs.append(job)
+    errors.extend(_duplicate_task_ids(jobs))
+    if errors:
+        raise JobFilesInvalid(errors)
+    return jobs
+
+
+def _load_job(path: Path, environ: Mapping[str, str]) -> tuple[JobSpec | None, list[JobFileError]]:
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        return None, [JobFileError(path, 1, 1, None, f"cannot read the job file: {exc.strerror}")]
+    try:
+        text = raw.decode("utf-8")
+        document = parse_located_yaml(text)
+    except UnicodeDecodeError as exc:
+        return None, [JobFileError(path, 1, 1, None, f"not UTF-8 text: {exc.reason}")]
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        problem = exc.problem or exc.context or "invalid YAML"
+        return None, [JobFileError(path, line, column, None, f"YAML syntax error: {problem}")]
+
+    errors = [
+        JobFileError(
+            path,
+            duplicate.position.line,
+            duplicate.position.column,
+            None,
+            f"duplicate key {duplicate.key!r} (first at line {duplicate.first.line})",
+        )
+        for duplicate in document.duplicate_keys
+    ]
+    if document.data is None:
+        return None, [*errors, JobFileError(path, 1, 1, "$", "the job file is empty")]
+    errors.extend(_schema_errors(document, path))
+    if errors:
+        return None, errors
+    job, expansion_errors = expand_job(document, path, hashlib.sha256(raw).hexdigest(), environ)
+    return job, expansion_errors
+
+
+def _schema_errors(document: LocatedDocument, path: Path) -> list[JobFileError]:
+    validator = jsonschema.Draft202012Validator(job_schema())
+    errors: list[JobFileError] = []
+    for error in sorted(validator.iter_errors(document.data), key=relevance):
+        errors.extend(_describe(error, document, path))
+    return errors
+
+
+def _describe(error: ValidationError, document: LocatedDocument, path: Path) -> list[JobFileError]:
+    """One schema violation as JobFileErrors, worded for people and placed at the right node."""
+    where = list(error.absolute_path)
+    schema: dict[str, Any] = error.schema if isinstance(error.schema, dict) else {}
+    instance: Any = error.instance
+    expected: Any = error.validator_value
+
+    def at(message: str, segments: list[Any] = where, *, of_key: bool = False) -> JobFileError:
+        position = document.position(segments, of_key=of_key)
+        return JobFileError(path, position.line, position.column, json_path(segments), message)
+
+    if error.validator == "additionalProperties":
+        known = list(schema.get("properties", {}))
+        unknown = [key for key in instance if key not in known]
+        return [at(_unknown_key(key, known), [*where, key], of_key=True) for key in unknown]
+    if error.validator == "type":
+        names = [
+            _SCHEMA_TYPE_NAMES.get(name, name)
+            for name in ([expected] if isinstance(expected, str) else expected)
+        ]
+        actual = _JSON_TYPE_NAMES.get(type(instance), type(instance).__name__)
+        return [at(f"must be {' or '.join(names)}, not {actual}")]
+    if where and where[-1] == "timeout":
+        try:
+            parse_duration(instance)
+        except (TypeError, ValueError) as exc:
+            return [at(str(exc))]
+    if error.validator in ("oneOf", "anyOf") and "description" in schema:
+        return [at(f"invalid value {instance!r}: {schema['description']}")]
+    if error.validator == "const" and where == ["version"]:
+        return [at(f"unsupported version {instance!r}: this copilot-batch reads version 1")]
+    if error.validator == "minItems" and expected == 1:
+        return [at("must not be empty")]
+    return [at(error.message)]
+
+
+def _unknown_key(key: str, known: list[str]) -> str:
+    close = difflib.get_close_matches(str(key), known, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else f" (known keys: {', '.join(known)})"
+    return f"unknown key {key!r}{hint}"
+
+
+def _duplicate_task_ids(jobs: Sequence[JobSpec]) -> list[JobFileError]:
+    """Task ids name folders in the run, so they must be unique across every job file."""
+    errors: list[JobFileError] = []
+    first_seen: dict[str, SourcePosition] = {}
+    for job in jobs:
+        for task in job.tasks:
+            where = task.position
+            if task.id in first_seen:
+                message = f"duplicate task id {task.id!r} (also at {first_seen[task.id]})"
+                errors.append(
+                    JobFileError(where.path, where.line, where.column, where.json_path, message)
+                )
+            else:
+                first_seen[task.id] = where
+    return errors
