@@ -123,10 +123,10 @@ def run(
         run_id=run_id,
         handle_signals=True,
     )
-    console = Console(highlight=False)
     if dry_run:
-        _print_tasks(console, select_tasks(jobs, only))
+        _print_tasks(select_tasks(jobs, only))
         return
+    console = Console(highlight=False)
     observer = None if quiet else _TerminalObserver(console)
     result = anyio.run(run_batch, jobs, options, observer, backend="asyncio")
     print_summary(console, result.record, str(result.folder))
@@ -148,13 +148,14 @@ def validate(paths: tuple[str, ...]) -> None:
 @_exits_on_errors
 def list_tasks(paths: tuple[str, ...]) -> None:
     """Print the expanded tasks, one per line, with their matrix values."""
-    _print_tasks(Console(highlight=False), [task for job in _load(paths) for task in job.tasks])
+    _print_tasks([task for job in _load(paths) for task in job.tasks])
 
 
-def _print_tasks(console: Console, tasks: Sequence[TaskSpec]) -> None:
+def _print_tasks(tasks: Sequence[TaskSpec]) -> None:
+    """Tab-separated, for people and for cut/awk: id, job, matrix values."""
     for task in tasks:
         values = " ".join(f"{key}={value}" for key, value in task.matrix_values.items())
-        console.print(f"{escape(task.id)}\t{escape(task.job_name)}\t{escape(values)}".rstrip())
+        click.echo(f"{task.id}\t{task.job_name}\t{values}".rstrip())
 
 
 @main.command()

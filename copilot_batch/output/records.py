@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from ..spec import TaskSpec
+from .redact import Redactor
 
 
 class TaskStatus(enum.StrEnum):
@@ -74,6 +75,13 @@ class TaskResult:
         if self.started_at is None or self.finished_at is None:
             return None
         return round((self.finished_at - self.started_at).total_seconds(), 3)
+
+    def redact(self, redactor: Redactor) -> None:
+        """Mask credentials in the free text a session produced (answer, error)."""
+        if self.final_message is not None:
+            self.final_message = redactor.text(self.final_message)
+        if self.error is not None:
+            self.error = redactor.text(self.error)
 
     def to_record(self, *, with_spec: bool = False) -> dict[str, Any]:
         """The run.json entry; with ``with_spec`` also the expanded task (result.json)."""

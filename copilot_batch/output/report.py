@@ -8,7 +8,6 @@ from datetime import datetime
 from typing import Any
 
 from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 
 from ..spec import JobSpec
@@ -91,17 +90,26 @@ def task_line(result: TaskResult) -> Text:
 def print_summary(console: Console, record: Mapping[str, Any], run_path: str) -> None:
     """The closing summary: counts by status, tokens, wall time and where the files are."""
     counts = record["totals"]
-    table = Table.grid(padding=(0, 2))
-    table.add_row("tasks", str(counts["tasks"]))
-    for status in TaskStatus:
-        if counts[str(status)]:
-            table.add_row(Text(str(status), style=_STATUS_STYLE[status]), str(counts[str(status)]))
-    table.add_row(
-        "tokens",
-        f"{counts['total_tokens']} ({counts['input_tokens']} in, {counts['output_tokens']} out)",
-    )
-    table.add_row("tool calls", str(counts["tool_calls"]))
+    rows: list[tuple[Text | str, str]] = [("tasks", str(counts["tasks"]))]
+    rows += [
+        (Text(str(status), style=_STATUS_STYLE[status]), str(counts[str(status)]))
+        for status in TaskStatus
+        if counts[str(status)]
+    ]
     duration = record["duration_seconds"]
-    table.add_row("wall time", f"{duration:.1f}s" if duration is not None else "-")
-    table.add_row("run folder", run_path)
-    console.print(table)
+    rows += [
+        (
+            "tokens",
+            f"{counts['total_tokens']} ({counts['input_tokens']} in, "
+            f"{counts['output_tokens']} out)",
+        ),
+        ("tool calls", str(counts["tool_calls"])),
+        ("wall time", f"{duration:.1f}s" if duration is not None else "-"),
+        ("run folder", run_path),
+    ]
+    for label, value in rows:
+        line = Text()
+        line.append(label if isinstance(label, Text) else Text(label))
+        line.pad_right(12 - len(line))
+        line.append(value)
+        console.print(line, soft_wrap=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -46,8 +47,26 @@ class RunFolder:
 
     @property
     def copilot_home(self) -> Path:
-        """The CLI's state directory (COPILOT_HOME) for this run; never ~/.copilot."""
+        """The CLI's state directory (COPILOT_HOME) while the run lasts; never ~/.copilot."""
         return self.path / "copilot-home"
+
+    @property
+    def cli_logs(self) -> Path:
+        return self.path / "cli-logs"
+
+    def retire_copilot_home(self) -> None:
+        """Keep the CLI's own logs (redacted) in cli-logs/ and remove the rest of its state.
+
+        The CLI's session store keeps every message of every session, secrets a model
+        repeated included, long after the sessions are deleted; nothing reads it later.
+        """
+        logs = self.copilot_home / "logs"
+        if logs.is_dir():
+            self.cli_logs.mkdir(exist_ok=True)
+            for log in sorted(logs.glob("*.log")):
+                text = log.read_text(encoding="utf-8", errors="replace")
+                (self.cli_logs / log.name).write_text(self.redactor.text(text), encoding="utf-8")
+        shutil.rmtree(self.copilot_home, ignore_errors=True)
 
     def task_dir(self, task_id: str) -> Path:
         return self.path / "tasks" / task_id

@@ -1,8 +1,9 @@
 """run.log: structlog JSON lines, one per log call, each with the run id and task id.
 
 The logger is built per run rather than configured globally, so run.log is complete
-whatever structlog configuration the host application has. Task ids come from
-contextvars bound inside each task (``structlog.contextvars.bound_contextvars``).
+whatever structlog configuration the host application has. Each task logs through a
+logger bound to its id; contextvars would not reach the SDK's callbacks, which run
+outside the task's context.
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ def open_run_logger(file: TextIO, redactor: Redactor, run_id: str) -> FilteringB
     logger: FilteringBoundLogger = structlog.wrap_logger(
         structlog.WriteLogger(file),
         processors=[
-            structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info,

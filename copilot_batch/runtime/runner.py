@@ -14,18 +14,17 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import anyio
-import structlog
 from copilot import CopilotClient
 from structlog.typing import FilteringBoundLogger
 
-from ..errors import NoTasksSelectedError
+from ..errors import NoTasksSelectedError, ReplayScriptError
 from ..output.events import EventLogWriter, EventSink
 from ..output.records import TaskResult, TaskStatus
 from ..output.redact import Redactor
 from ..output.report import run_record
 from ..output.run_folder import RunFolder, new_run_id
 from ..output.run_log import open_run_logger, sdk_logs_into
-from ..scripted_model import ScriptedModel, load_scripts
+from ..scripted_model import Script, ScriptedModel, ScriptError, load_scripts
 from ..spec import JobSpec, TaskSpec
 from .cli_binary import find_cli
 from .clients import open_client
@@ -35,6 +34,8 @@ EXIT_OK, EXIT_TASKS_FAILED, EXIT_INTERRUPTED = 0, 1, 130
 
 # Sessions replaying a script reach the scripted model with this placeholder key.
 REPLAY_API_KEY = "replay-no-key"
+# The model replayed sessions use when neither the task, --model nor the script names one.
+REPLAY_FALLBACK_MODEL = "gpt-4.1"
 
 
 @dataclass(frozen=True)
@@ -131,7 +132,7 @@ async def run_batch(
     """Run every selected task of ``jobs``; write ``<out_dir>/<run-id>/``; never raise for a
     task's failure. Invalid input and set-up problems raise before anything starts."""
     tasks = select_tasks(jobs, options.only)
-    scripts = load_scripts(options.replay) if options.replay else []
+    scripts = _load_replay_scripts(options.replay)
     cli_path = find_cli(options.cli_path)
     redactor = Redactor.for_run(secret for task in tasks for secret in task.secrets())
     folder = RunFolder.create(options.out_dir, options.run_id or new_run_id(), redactor)
@@ -159,7 +160,11 @@ async def run_batch(
                     if scripts:
                         model = await stack.enter_async_context(ScriptedModel(scripts))
                         tasks = _point_at_replay(tasks, model.base_url, model.models, options)
+                        # The CLI's own offline switch; it insists on a default provider
+                        # and model, though every session names its own.
                         extra_env["COPILOT_OFFLINE"] = "true"
+                        extra_env["COPILOT_PROVIDER_BASE_URL"] = model.base_url
+                        extra_env["COPILOT_MODEL"] = tasks[0].model or REPLAY_FALLBACK_MODEL
                         log.info("replaying scripts", base_url=model.base_url)
                     elif options.model:
                         tasks = [dataclasses.replace(task, model=options.model) for task in tasks]
@@ -172,6 +177,7 @@ async def run_batch(
             raise
         finally:
             with anyio.CancelScope(shield=True):
+                folder.retire_copilot_home()
                 if state.interrupted:
                     _mark_unstarted_cancelled(state)
                 final = "interrupted" if state.interrupted else "finished"
@@ -187,12 +193,19 @@ async def run_batch(
     )
 
 
+def _load_replay_scripts(paths: Sequence[Path]) -> list[Script]:
+    try:
+        return load_scripts(paths)
+    except ScriptError as error:
+        raise ReplayScriptError(error.path, error.line, error.message) from error
+
+
 def _point_at_replay(
     tasks: Sequence[TaskSpec], base_url: str, models: Sequence[str], options: RunOptions
 ) -> list[TaskSpec]:
     """Send every task to the scripted model, whatever provider its job file names."""
     provider = {"type": "openai", "base_url": base_url, "api_key": REPLAY_API_KEY}
-    fallback_model = models[0] if models else "gpt-4.1"
+    fallback_model = models[0] if models else REPLAY_FALLBACK_MODEL
     return [
         dataclasses.replace(
             task, provider=provider, model=options.model or task.model or fallback_model
@@ -212,21 +225,28 @@ async def _run_tasks(
     writer = EventLogWriter(state.folder)
 
     async def record(result: TaskResult) -> None:
+        # Mask credentials once, here, before the terminal, run.json or result.json see them.
+        result.redact(state.folder.redactor)
         state.results[result.task.id] = result
         state.folder.write_json(
             state.folder.result_path(result.task.id), result.to_record(with_spec=True)
         )
-        log.info("task finished", status=str(result.status), error=result.error)
+        log.info(
+            "task finished", task_id=result.task.id, status=str(result.status), error=result.error
+        )
         if observer is not None:
             observer.task_finished(result)
 
     async def run_one(task: TaskSpec, sink: EventSink) -> None:
-        with structlog.contextvars.bound_contextvars(task_id=task.id), sink:
+        # Bound explicitly, not through contextvars: the SDK calls the task's event and
+        # permission callbacks from its own dispatch, outside this task's context.
+        task_log = log.bind(task_id=task.id)
+        with sink:
             async with limiter:
-                log.info("task started")
+                task_log.info("task started")
                 if observer is not None:
                     observer.task_started(task)
-                await run_task_session(client, task, sink, log, record)
+                await run_task_session(client, task, sink, task_log, record)
 
     async with anyio.create_task_group() as run_group:
         run_group.start_soon(writer.run)

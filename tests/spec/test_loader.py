@@ -117,16 +117,16 @@ def test_matrix_product_order_is_task_then_combinations(tmp_path: Path) -> None:
             id="yaml-syntax",
         ),
         pytest.param("", ["1:1: $: the job file is empty"], id="empty"),
-        pytest.param(
-            "- a\n- b\n", ["1:1: $: must be an object, not a list"], id="top-level-list"
-        ),
+        pytest.param("- a\n- b\n", ["1:1: $: must be an object, not a list"], id="top-level-list"),
         pytest.param(
             "version: 2\ntasks: [{id: a, prompt: b}]\n",
             ["1:10: $.version: unsupported version 2: this copilot-batch reads version 1"],
             id="version",
         ),
         pytest.param("version: 1\n", ["1:1: $: 'tasks' is a required property"], id="no-tasks"),
-        pytest.param("version: 1\ntasks: []\n", ["2:8: $.tasks: must not be empty"], id="empty-tasks"),
+        pytest.param(
+            "version: 1\ntasks: []\n", ["2:8: $.tasks: must not be empty"], id="empty-tasks"
+        ),
         pytest.param(
             "version: 1\ntasks:\n  - id: a\n    promt: hi\n",
             [
@@ -251,9 +251,7 @@ def test_bad_input_is_reported_with_position_and_path(
 ) -> None:
     job_file = tmp_path / "job.yaml"
     job_file.write_text(text, encoding="utf-8")
-    wanted = [
-        line.format(path=job_file, folder=tmp_path.resolve()) for line in expected
-    ]
+    wanted = [line.format(path=job_file, folder=tmp_path.resolve()) for line in expected]
     assert problems(job_file) == wanted
 
 

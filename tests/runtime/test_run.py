@@ -1,0 +1,219 @@
+"""Runs through the real Copilot CLI and the real SDK against the scripted model on loopback."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from copilot_batch import RunOptions, RunResult, TaskStatus, load_jobs, run_batch
+from copilot_batch.scripted_model import Fault, ScriptedModel, load_scripts
+
+pytestmark = [pytest.mark.anyio, pytest.mark.cli]
+
+SCRIPTS = Path(__file__).resolve().parents[1] / "data" / "scripts"
+
+
+def write_job(folder: Path, text: str, name: str = "job.yaml") -> Path:
+    path = folder / name
+    path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
+    return path
+
+
+async def run_job(
+    tmp_path: Path, text: str, environ: dict[str, str] | None = None, **options: Any
+) -> RunResult:
+    jobs = load_jobs([write_job(tmp_path, text)], environ=environ or {})
+    return await run_batch(jobs, RunOptions(out_dir=tmp_path / "runs", **options))
+
+
+def read_events(result: RunResult, task_id: str) -> list[dict[str, Any]]:
+    path = result.folder / "tasks" / task_id / "events.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def read_json(path: Path) -> Any:
+    return json.loads(path.read_text())
+
+
+async def test_custom_tool_call_replayed_from_recording(
+    tmp_path: Path, snapshots_dir: Path
+) -> None:
+    (tmp_path / "encryption_tools.py").write_text(
+        textwrap.dedent(
+            """
+            from copilot import define_tool
+            from pydantic import BaseModel
+
+            class EncryptParams(BaseModel):
+                input: str
+
+            @define_tool(description="Encrypts a string")
+            def encrypt_string(params: EncryptParams) -> str:
+                return params.input.upper()
+            """
+        )
+    )
+    result = await run_job(
+        tmp_path,
+        """
+        version: 1
+        tasks:
+          - id: encrypt
+            prompt: "Use encrypt_string to encrypt this string: Hello"
+            permissions: approve-all
+            tools: {custom: ["encryption_tools:encrypt_string"]}
+        """,
+        replay=(snapshots_dir / "tools" / "invokes_custom_tool.yaml",),
+    )
+
+    assert result.exit_code == 0
+    [task] = result.results
+    assert task.status is TaskStatus.OK, task.error
+    assert task.final_message is not None and "**HELLO**" in task.final_message
+    assert task.tool_calls == 1
+    assert task.usage.output_tokens > 0
+
+    events = read_events(result, "encrypt")
+    types = [line["event"]["type"] for line in events]
+    # The turn ends idle; teardown (disconnect, delete) adds the shutdown event after it.
+    assert types.index("session.idle") < types.index("session.shutdown")
+    assert all("received_at" in line for line in events)
+    [tool_start] = [e["event"] for e in events if e["event"]["type"] == "tool.execution_start"]
+    assert tool_start["data"]["toolName"] == "encrypt_string"
+    completions = [e["event"] for e in events if e["event"]["type"] == "tool.execution_complete"]
+    assert completions[0]["data"]["success"] is True
+
+    record = read_json(result.folder / "tasks" / "encrypt" / "result.json")
+    assert record["status"] == "ok"
+    assert record["prompt"] == "Use encrypt_string to encrypt this string: Hello"
+    assert record["matrix"] == {}
+    assert record["options"]["custom_tools"] == ["encryption_tools:encrypt_string"]
+    assert record["usage"]["output_tokens"] == task.usage.output_tokens
+    assert len(record["spec_hash"]) == 16
+
+
+async def test_builtin_tool_edits_file_in_working_directory(tmp_path: Path) -> None:
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "notes.txt").write_text("status: draft\n")
+    result = await run_job(
+        tmp_path,
+        """
+        version: 1
+        defaults: {working_directory: work, permissions: approve-all}
+        tasks:
+          - {id: edit-notes, prompt: Change draft to final in notes.txt.}
+        """,
+        replay=(SCRIPTS / "edit_notes.yaml",),
+    )
+    [task] = result.results
+    assert task.status is TaskStatus.OK, task.error
+    assert (work / "notes.txt").read_text() == "status: final\n"
+    assert task.final_message == "notes.txt now says final."
+    assert (task.tool_calls, task.permission_denials) == (1, 0)
+
+
+async def test_deny_all_is_the_default_and_every_denial_is_recorded(tmp_path: Path) -> None:
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "notes.txt").write_text("status: draft\n")
+    result = await run_job(
+        tmp_path,
+        """
+        version: 1
+        tasks:
+          - {id: edit-notes, prompt: Change draft to final in notes.txt., working_directory: work}
+        """,
+        replay=(SCRIPTS / "edit_notes.yaml",),
+    )
+    [task] = result.results
+    assert task.status is TaskStatus.OK, task.error
+    assert (work / "notes.txt").read_text() == "status: draft\n"
+    assert task.final_message == "I was not allowed to edit notes.txt."
+    assert task.permission_denials == 1
+    assert result.record["totals"]["permission_denials"] == 1
+
+    log_lines = [json.loads(line) for line in (result.folder / "run.log").read_text().splitlines()]
+    [decision] = [line for line in log_lines if line["event"] == "permission"]
+    assert decision["kind"] == "write"
+    assert decision["decision"] == "deny"
+    assert decision["task_id"] == "edit-notes"
+    assert decision["run_id"] == result.run_id
+
+
+async def test_timeout_aborts_the_session_and_the_run_goes_on(tmp_path: Path) -> None:
+    scripts = load_scripts([SCRIPTS / "greetings.yaml"])
+    hang = Fault(kind="hang", prompt_contains="Take your time")
+    async with ScriptedModel(scripts, faults=[hang]) as model:
+        result = await run_job(
+            tmp_path,
+            """
+            version: 1
+            defaults:
+              model: gpt-4.1
+              provider: {type: openai, base_url: "${MODEL_URL}", api_key: not-a-secret}
+            tasks:
+              - {id: slow, prompt: Take your time., timeout: 3s}
+              - {id: quick, prompt: Say hello.}
+            """,
+            environ={"MODEL_URL": model.base_url},
+        )
+    by_id = {task.task.id: task for task in result.results}
+    assert by_id["slow"].status is TaskStatus.TIMEOUT
+    assert by_id["slow"].error == "timeout of 3s expired; the session was aborted"
+    assert by_id["quick"].status is TaskStatus.OK
+    assert by_id["quick"].final_message == "Hello!"
+    assert result.exit_code == 1
+    assert result.record["totals"]["timeout"] == 1
+
+
+async def test_unmatched_request_fails_the_task_with_the_models_explanation(tmp_path: Path) -> None:
+    result = await run_job(
+        tmp_path,
+        """
+        version: 1
+        tasks:
+          - {id: unknown, prompt: Something no script expects.}
+        """,
+        replay=(SCRIPTS / "greetings.yaml",),
+    )
+    [task] = result.results
+    assert task.status is TaskStatus.FAILED
+    assert task.error is not None and "400" in task.error
+    assert result.exit_code == 1
+
+
+async def test_tasks_run_concurrently_over_one_client(tmp_path: Path) -> None:
+    tasks, latency = 8, 3.0
+    scripts = load_scripts([SCRIPTS / "greetings.yaml"])
+    async with ScriptedModel(scripts, latency=latency) as model:
+        started = time.monotonic()
+        result = await run_job(
+            tmp_path,
+            """
+            version: 1
+            defaults:
+              model: gpt-4.1
+              provider: {type: openai, base_url: "${MODEL_URL}", api_key: not-a-secret}
+            matrix: {n: [1, 2, 3, 4, 5, 6, 7, 8]}
+            tasks:
+              - {id: "hello-{{ n }}", prompt: Say hello.}
+            """,
+            environ={"MODEL_URL": model.base_url},
+            concurrency=tasks,
+        )
+        wall = time.monotonic() - started
+        peak = model.peak_in_flight
+    assert [task.status for task in result.results] == [TaskStatus.OK] * tasks
+    # Every session had its model call open at the same moment ...
+    assert peak == tasks
+    # ... so the run took far less than running them one after another.
+    print(
+        f"\nconcurrency: N={tasks} L={latency}s C={tasks} wall={wall:.1f}s (N*L={tasks * latency}s)"
+    )
+    assert wall < tasks * latency / 2

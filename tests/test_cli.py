@@ -1,0 +1,199 @@
+"""The copilot-batch command: outputs and exit codes, run in a real subprocess where it matters."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import textwrap
+from pathlib import Path
+
+import anyio
+import pytest
+from click.testing import CliRunner
+
+from copilot_batch.cli import main
+from copilot_batch.scripted_model import Fault, ScriptedModel, load_scripts
+from copilot_batch.spec import job_schema
+
+REPOSITORY = Path(__file__).resolve().parents[1]
+SCRIPTS = REPOSITORY / "tests" / "data" / "scripts"
+COPILOT_BATCH = [sys.executable, "-m", "copilot_batch"]
+
+
+def write_job(folder: Path, text: str, name: str = "job.yaml") -> Path:
+    path = folder / name
+    path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
+    return path
+
+
+GREETING_JOB = """
+    version: 1
+    matrix: {n: [1, 2]}
+    tasks:
+      - {id: "hello-{{ n }}", prompt: Say hello.}
+    """
+
+
+def test_validate_reports_counts() -> None:
+    result = CliRunner().invoke(main, ["validate", str(REPOSITORY / "jobs" / "*.yaml")])
+    assert result.exit_code == 0, result.output
+    assert result.output == "ok: 3 job file(s), 6 task(s)\n"
+
+
+def test_validate_lists_every_problem_and_exits_2(tmp_path: Path) -> None:
+    job = write_job(tmp_path, "version: 1\ntasks:\n  - id: a\n    promt: x\n")
+    result = CliRunner().invoke(main, ["validate", str(job)])
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == [
+        f"error: {job}:3:5: $.tasks[0]: 'prompt' is a required property",
+        f"{job}:4:5: $.tasks[0].promt: unknown key 'promt' (did you mean 'prompt'?)",
+    ]
+
+
+def test_list_prints_expanded_tasks_with_matrix_values(tmp_path: Path) -> None:
+    job = write_job(tmp_path, GREETING_JOB, "greet.yaml")
+    result = CliRunner().invoke(main, ["list", str(job)])
+    assert result.exit_code == 0
+    assert result.output.splitlines() == ["hello-1\tgreet\tn=1", "hello-2\tgreet\tn=2"]
+
+
+def test_schema_prints_the_published_schema() -> None:
+    result = CliRunner().invoke(main, ["schema"])
+    assert result.exit_code == 0
+    assert json.loads(result.output) == job_schema()
+
+
+def test_dry_run_prints_tasks_and_starts_nothing(tmp_path: Path) -> None:
+    job = write_job(tmp_path, GREETING_JOB)
+    out = tmp_path / "runs"
+    result = CliRunner().invoke(main, ["run", str(job), "--dry-run", "--out", str(out)])
+    assert result.exit_code == 0
+    assert [line.split("\t")[0] for line in result.output.splitlines()] == ["hello-1", "hello-2"]
+    assert not out.exists()
+
+
+def test_missing_cli_is_a_setup_error_with_exit_2(tmp_path: Path) -> None:
+    job = write_job(tmp_path, GREETING_JOB)
+    out = tmp_path / "runs"
+    result = CliRunner(env={"COPILOT_CLI_PATH": str(tmp_path / "no-copilot")}).invoke(
+        main, ["run", str(job), "--out", str(out)]
+    )
+    assert result.exit_code == 2
+    assert "The GitHub Copilot CLI was not found." in result.stderr
+    assert "npm ci" in result.stderr
+    assert not out.exists()
+
+
+def test_only_that_matches_nothing_exits_2(tmp_path: Path) -> None:
+    job = write_job(tmp_path, GREETING_JOB)
+    result = CliRunner().invoke(main, ["run", str(job), "--only", "bye-*", "--dry-run"])
+    assert result.exit_code == 2
+    assert "--only bye-* matches none of the tasks: hello-1, hello-2" in result.stderr
+
+
+@pytest.mark.cli
+def test_run_exit_codes_and_summary(tmp_path: Path) -> None:
+    ok_job = write_job(tmp_path, GREETING_JOB, "ok.yaml")
+    bad_job = write_job(
+        tmp_path, "version: 1\ntasks:\n  - {id: lost, prompt: Nobody scripted this.}\n", "bad.yaml"
+    )
+    replay = ["--replay", str(SCRIPTS / "greetings.yaml"), "--out", str(tmp_path / "runs")]
+
+    ok = CliRunner().invoke(main, ["run", str(ok_job), *replay, "--run-id", "ok"])
+    assert ok.exit_code == 0, ok.output
+    assert "ok        hello-1" in ok.output
+    assert "run folder" in ok.output and str(tmp_path / "runs" / "ok") in ok.output
+
+    failed = CliRunner().invoke(main, ["run", str(bad_job), *replay, "--run-id", "bad", "-q"])
+    assert failed.exit_code == 1
+    assert "lost" not in failed.output  # --quiet: no per-task lines, only the summary
+    assert json.loads((tmp_path / "runs" / "bad" / "run.json").read_text())["totals"]["failed"] == 1
+
+
+@pytest.mark.cli
+@pytest.mark.anyio
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+async def test_interrupt_cancels_tasks_writes_run_json_and_exits_130(
+    tmp_path: Path, signum: signal.Signals
+) -> None:
+    scripts = load_scripts([SCRIPTS / "greetings.yaml"])
+    async with ScriptedModel(scripts, faults=[Fault(kind="hang", times=None)]) as model:
+        job = write_job(
+            tmp_path,
+            """
+            version: 1
+            defaults:
+              model: gpt-4.1
+              provider: {type: openai, base_url: "${MODEL_URL}"}
+            matrix: {n: [1, 2, 3]}
+            tasks:
+              - {id: "wait-{{ n }}", prompt: Take your time.}
+            """,
+        )
+        command = [*COPILOT_BATCH, "run", str(job), "--out", str(tmp_path), "--run-id", "r"]
+        command += ["--concurrency", "2"]
+        env = {**os.environ, "MODEL_URL": model.base_url}
+        async with await anyio.open_process(command, env=env) as process:
+            with anyio.fail_after(60):
+                await model.wait_for(lambda requests: len(requests) >= 2)
+                process.send_signal(signum)
+                assert await process.wait() == 130
+
+    record = json.loads((tmp_path / "r" / "run.json").read_text())
+    assert record["state"] == "interrupted"
+    statuses = {task["id"]: task["status"] for task in record["tasks"]}
+    assert statuses == {"wait-1": "cancelled", "wait-2": "cancelled", "wait-3": "cancelled"}
+    for task_id in statuses:
+        result = json.loads((tmp_path / "r" / "tasks" / task_id / "result.json").read_text())
+        assert result["status"] == "cancelled"
+
+
+@pytest.mark.cli
+@pytest.mark.anyio
+async def test_secrets_never_reach_files_or_terminal(tmp_path: Path) -> None:
+    api_key, token = "canary-api-key-5f1e2d3c", "canary-gh-token-9a8b7c6d"
+    # A model that repeats the key: the answer, the events and the terminal line all carry it.
+    script = write_job(
+        tmp_path,
+        f"""
+        models: [gpt-4.1]
+        conversations:
+          - messages:
+              - {{role: system, content: "${{system}}"}}
+              - {{role: user, content: Say the key.}}
+              - {{role: assistant, content: "The key is {api_key}."}}
+        """,
+        "leaky.yaml",
+    )
+    async with ScriptedModel(load_scripts([script])) as model:
+        job = write_job(
+            tmp_path,
+            """
+            version: 1
+            defaults:
+              model: gpt-4.1
+              provider:
+                type: openai
+                base_url: "${MODEL_URL}"
+                api_key: "${CANARY_KEY}"
+                headers: {X-Canary: "${CANARY_KEY}"}
+            tasks:
+              - {id: leak, prompt: Say the key.}
+            """,
+        )
+        env = {**os.environ, "MODEL_URL": model.base_url, "CANARY_KEY": api_key, "GH_TOKEN": token}
+        command = [*COPILOT_BATCH, "run", str(job), "--out", str(tmp_path / "runs")]
+        finished = await anyio.run_process(command, env=env, check=False)
+
+    assert finished.returncode == 0, finished.stderr
+    output = finished.stdout + finished.stderr
+    assert b"The key is ***." in output
+    written = b"".join(
+        path.read_bytes() for path in (tmp_path / "runs").rglob("*") if path.is_file()
+    )
+    for secret in (api_key, token):
+        assert secret.encode() not in output
+        assert secret.encode() not in written
+    assert b"The key is ***." in written
