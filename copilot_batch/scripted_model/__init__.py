@@ -1,1 +1,33 @@
-"""Scripted model."""
+"""The scripted model: replays recorded conversations as an OpenAI-compatible server.
+
+Tests, the offline demo and ``copilot-batch run --replay`` point sessions at it so the
+real Copilot CLI runs its full agent loop without a network or a GitHub login.
+"""
+
+from .matcher import Diagnosis, Difference, Match, find_reply
+from .normalize import Message, ToolCall, coalesce, expand_reply, normalize_messages
+from .script import Conversation, Script, ScriptError, load_script, load_scripts, parse_script
+from .server import Fault, FaultKind, RequestRecord, ScriptedModel, serve_forever
+
+__all__ = [
+    "Conversation",
+    "Diagnosis",
+    "Difference",
+    "Fault",
+    "FaultKind",
+    "Match",
+    "Message",
+    "RequestRecord",
+    "Script",
+    "ScriptError",
+    "ScriptedModel",
+    "ToolCall",
+    "coalesce",
+    "expand_reply",
+    "find_reply",
+    "load_script",
+    "load_scripts",
+    "normalize_messages",
+    "parse_script",
+    "serve_forever",
+]

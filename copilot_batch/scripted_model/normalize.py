@@ -1,0 +1,341 @@
+"""One normal form for chat messages, shared by live requests and stored scripts.
+
+A live request carries things that change from run to run (timestamps, the working
+directory, random tool-call ids, the CLI's system prompt); a script holds placeholders
+instead. Both sides go through :func:`normalize_messages`, so a request matches a script
+exactly when their normal forms are equal. The rules follow the Copilot SDK's own
+replaying proxy (``test/harness/replayingCapiProxy.ts``), restricted to what a CLI 1.0.x
+run produces.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from itertools import groupby
+from typing import Any
+
+SYSTEM_PLACEHOLDER = "${system}"
+WORKDIR_PLACEHOLDER = "${workdir}"
+COMPACTION_PLACEHOLDER = "${compaction_prompt}"
+
+# The CLI's shell tools on Linux and macOS, and the placeholders scripts use for them.
+SHELL_TOOL_PLACEHOLDERS: Mapping[str, str] = {
+    "bash": "${shell}",
+    "read_bash": "${read_shell}",
+    "write_bash": "${write_shell}",
+    "stop_bash": "${stop_shell}",
+    "list_bash": "${list_shell}",
+}
+_SHELL_TOOL_NAMES = {placeholder: name for name, placeholder in SHELL_TOOL_PLACEHOLDERS.items()}
+
+# Adjacent messages of these roles are merged; user messages joined as the SDK's proxy does.
+_COALESCED = ("assistant", "user")
+USER_MESSAGE_SEPARATOR = "\n\n\n"
+
+_WORKDIR_LINE = re.compile(r"^\s*\*?\s*Current working directory:\s*(\S.*?)\s*$", re.MULTILINE)
+_VOLATILE_USER_BLOCKS = (
+    re.compile(r"<current_datetime>.*?</current_datetime>", re.DOTALL),
+    re.compile(r"<reminder>.*?</reminder>", re.DOTALL),
+    re.compile(r"<system_reminder>.*?</system_reminder>", re.DOTALL),
+    re.compile(r"<agent_instructions>.*?</agent_instructions>", re.DOTALL),
+)
+_COMPACTION_PROMPT = re.compile(
+    r"Please create a detailed summary of the conversation so far\. "
+    r"The history is being compacted.*",
+    re.DOTALL,
+)
+# Some CLI versions repeat SKILL.md's front matter inside the skill context; recordings omit it.
+_SKILL_FRONT_MATTER = re.compile(
+    r"(<skill-context\b[^>]*>\s*Base directory for this skill:[^\r\n]*(?:\r?\n)+)"
+    r"---\r?\n(?:(?!</skill-context>).)*?\r?\n---(?:\r?\n)+",
+    re.DOTALL,
+)
+_LARGE_OUTPUT_NAME = re.compile(r"\d+-copilot-tool-output-[a-z0-9.]+")
+_LARGE_OUTPUT_PATH = re.compile(
+    r"[^\s\"'`]*[\\/]session-state[\\/]temp[\\/]PLACEHOLDER-copilot-tool-output-PLACEHOLDER"
+)
+_SHELL_EXIT_MARKER = re.compile(r"<shellId:\s*[^>\r\n]+?\s+completed with exit code (-?\d+)>")
+_INTERRUPTED = re.compile(
+    r"(?:Failed to execute `[^`]+` tool(?: with arguments: .*?)? due to error: "
+    r"(?:Error: )?Session aborted|<shell context is being reconfigured; retry the command>)",
+    re.DOTALL,
+)
+_INTERRUPTED_TEXT = "The execution of this tool, or a previous tool was interrupted."
+_AVAILABLE_TOOLS = re.compile(
+    r"(Tool '[^']+' does not exist\.) Available tools that can be called are [^.]*\."
+)
+_NORMALIZED_ID = re.compile(r"toolcall_(\d+)")
+_NUMBERED_LINE = re.compile(r"(\d+)\.(?: (.*))?")
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    """One function call an assistant message asks for; ``arguments`` is a JSON string."""
+
+    id: str
+    name: str
+    arguments: str
+
+
+@dataclass(frozen=True)
+class Message:
+    """A chat message in normal form. ``content`` is ``None`` when there is no text."""
+
+    role: str
+    content: str | None = None
+    tool_calls: tuple[ToolCall, ...] = ()
+    tool_call_id: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The OpenAI wire shape, without empty fields."""
+        data: dict[str, Any] = {"role": self.role}
+        if self.content is not None:
+            data["content"] = self.content
+        if self.tool_calls:
+            data["tool_calls"] = [
+                {
+                    "id": call.id,
+                    "type": "function",
+                    "function": {"name": call.name, "arguments": call.arguments},
+                }
+                for call in self.tool_calls
+            ]
+        if self.tool_call_id is not None:
+            data["tool_call_id"] = self.tool_call_id
+        return data
+
+    def canonical(self) -> str:
+        """The form messages are compared in: JSON with sorted keys."""
+        return canonical_json(self.to_json())
+
+
+def canonical_json(value: Any) -> str:
+    """Compact JSON with sorted keys, as JavaScript's ``JSON.stringify`` of sorted data."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def working_directory(messages: Sequence[Mapping[str, Any]]) -> str | None:
+    """The session's working directory, read from the system prompt the CLI sends."""
+    for message in messages:
+        content = message.get("content")
+        if message.get("role") == "system" and isinstance(content, str):
+            found = _WORKDIR_LINE.search(content)
+            if found:
+                return found.group(1).rstrip("/") or "/"
+    return None
+
+
+def normalize_user_text(text: str) -> str:
+    """Drop the blocks the CLI adds around a prompt (time, reminders, instructions)."""
+    text = _SKILL_FRONT_MATTER.sub(r"\1", text)
+    for block in _VOLATILE_USER_BLOCKS:
+        text = block.sub("", text)
+    return _COMPACTION_PROMPT.sub(COMPACTION_PLACEHOLDER, text).strip()
+
+
+def normalize_tool_result(text: str) -> str:
+    """Unwrap the success envelope, canonicalise JSON, and blank out run-specific details."""
+    try:
+        parsed = json.loads(text)
+    except ValueError:
+        result = text.strip()
+    else:
+        if (
+            isinstance(parsed, dict)
+            and parsed.get("resultType") == "success"
+            and ("textResultForLlm" in parsed)
+        ):
+            inner = parsed["textResultForLlm"]
+            result = inner if isinstance(inner, str) else canonical_json(inner)
+        else:
+            result = canonical_json(parsed)
+    result = _LARGE_OUTPUT_NAME.sub("PLACEHOLDER-copilot-tool-output-PLACEHOLDER", result)
+    result = _LARGE_OUTPUT_PATH.sub(
+        "/session-state/temp/PLACEHOLDER-copilot-tool-output-PLACEHOLDER", result
+    )
+    result = _SHELL_EXIT_MARKER.sub(r"<exited with exit code \1>", result)
+    result = _AVAILABLE_TOOLS.sub(r"\1", result)
+    return _INTERRUPTED_TEXT if _INTERRUPTED.fullmatch(result) else result
+
+
+def strip_line_numbers(text: str) -> str:
+    """The text of a ``view`` result without its ``N. `` line prefixes, when every line has
+    one and they count up: the recordings' CLI numbered lines, CLI 1.0.102 does not."""
+    lines = [_NUMBERED_LINE.fullmatch(line) for line in text.split("\n")]
+    numbers = [int(found.group(1)) for found in lines if found]
+    if len(numbers) < len(lines) or numbers != list(range(numbers[0], numbers[0] + len(lines))):
+        return text
+    return "\n".join(found.group(2) or "" for found in lines if found).strip()
+
+
+def normalize_arguments(arguments: str) -> str:
+    """Re-serialise tool-call arguments compactly; empty arguments become ``{}``."""
+    if not arguments.strip():
+        return "{}"
+    try:
+        return json.dumps(json.loads(arguments), separators=(",", ":"), ensure_ascii=False)
+    except ValueError:
+        return arguments
+
+
+def _text(content: Any) -> str | None:
+    """Text of a message's content: a string, or the parts of a multimodal message."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        parts = []
+        for part in content:
+            if isinstance(part, Mapping) and part.get("type") == "text":
+                parts.append(str(part.get("text", "")))
+            elif isinstance(part, Mapping) and part.get("type") == "image_url":
+                parts.append("[image]")
+        return "\n".join(parts)
+    return None
+
+
+def _message(raw: Mapping[str, Any]) -> Message:
+    """Normalise one message on its own: content by role, arguments canonically."""
+    role = str(raw.get("role", ""))
+    text = _text(raw.get("content"))
+    if role == "system":
+        text = SYSTEM_PLACEHOLDER
+    elif role == "user" and text is not None:
+        text = normalize_user_text(text)
+    elif role == "tool" and text is not None:
+        text = normalize_tool_result(text)
+    calls = tuple(
+        ToolCall(
+            id=str(call.get("id", "")),
+            name=str(call.get("function", {}).get("name", "")),
+            arguments=normalize_arguments(str(call.get("function", {}).get("arguments") or "")),
+        )
+        for call in raw.get("tool_calls") or ()
+        if isinstance(call, Mapping)
+    )
+    call_id = raw.get("tool_call_id")
+    return Message(
+        role=role,
+        content=text or None,
+        tool_calls=calls,
+        tool_call_id=str(call_id) if call_id is not None else None,
+    )
+
+
+def _renumber_tool_calls(messages: list[Message]) -> list[Message]:
+    """Tool-call ids become ``toolcall_0``, ``toolcall_1``… in order of first appearance;
+    shell tool names become their placeholders."""
+    ids: dict[str, str] = {}
+
+    def new_id(old: str) -> str:
+        return ids.setdefault(old, f"toolcall_{len(ids)}")
+
+    result = []
+    for message in messages:
+        calls = tuple(
+            ToolCall(new_id(c.id), SHELL_TOOL_PLACEHOLDERS.get(c.name, c.name), c.arguments)
+            for c in message.tool_calls
+        )
+        call_id = message.tool_call_id
+        if call_id is not None:
+            call_id = ids.get(call_id, call_id)
+        result.append(replace(message, tool_calls=calls, tool_call_id=call_id))
+    return result
+
+
+def _strip_view_line_numbers(messages: list[Message]) -> list[Message]:
+    """Results of the ``view`` tool lose their line numbers (see :func:`strip_line_numbers`)."""
+    names = {call.id: call.name for message in messages for call in message.tool_calls}
+    return [
+        replace(m, content=strip_line_numbers(m.content))
+        if m.role == "tool" and m.content and names.get(m.tool_call_id or "") == "view"
+        else m
+        for m in messages
+    ]
+
+
+def _tool_result_order(message: Message) -> tuple[int, int, str]:
+    found = _NORMALIZED_ID.fullmatch(message.tool_call_id or "")
+    return (0, int(found.group(1)), "") if found else (1, 0, message.tool_call_id or "")
+
+
+def _sort_tool_results(messages: list[Message]) -> list[Message]:
+    """Parallel tools may finish in any order; each run of tool results is sorted by call."""
+    result: list[Message] = []
+    for is_tool, run in groupby(messages, key=lambda message: message.role == "tool"):
+        group = list(run)
+        result.extend(sorted(group, key=_tool_result_order) if is_tool else group)
+    return result
+
+
+def _placeholder_workdir(messages: list[Message], workdir: str) -> list[Message]:
+    """Every occurrence of the working directory becomes ``${workdir}`` (JSON-escaped inside
+    tool-call arguments), as in the SDK's proxy, so an expanded reply normalises back."""
+    escaped = json.dumps(workdir, ensure_ascii=False)[1:-1]
+    return [
+        replace(
+            message,
+            content=message.content.replace(workdir, WORKDIR_PLACEHOLDER)
+            if message.content
+            else message.content,
+            tool_calls=tuple(
+                replace(c, arguments=c.arguments.replace(escaped, WORKDIR_PLACEHOLDER))
+                for c in message.tool_calls
+            ),
+        )
+        for message in messages
+    ]
+
+
+def coalesce(messages: Iterable[Message]) -> list[Message]:
+    """Merge adjacent assistant messages (a streamed reply split in two) and adjacent user
+    messages, so a split and an unsplit recording of one exchange compare equal."""
+    result: list[Message] = []
+    for message in messages:
+        previous = result[-1] if result else None
+        if previous is None or previous.role != message.role or message.role not in _COALESCED:
+            result.append(message)
+            continue
+        separator = USER_MESSAGE_SEPARATOR if message.role == "user" else ""
+        texts = [t for t in (previous.content, message.content) if t]
+        result[-1] = replace(
+            previous,
+            content=separator.join(texts) or None,
+            tool_calls=previous.tool_calls + message.tool_calls,
+        )
+    return result
+
+
+def normalize_messages(
+    raw_messages: Sequence[Mapping[str, Any]], workdir: str | None = None
+) -> tuple[Message, ...]:
+    """The normal form of a conversation: each message normalised, tool calls renumbered,
+    ``view`` results without line numbers, tool results in call order, ``workdir``
+    replaced by its placeholder, then adjacent messages coalesced."""
+    messages = _renumber_tool_calls([_message(m) for m in raw_messages])
+    messages = _sort_tool_results(_strip_view_line_numbers(messages))
+    if workdir:
+        messages = _placeholder_workdir(messages, workdir)
+    return tuple(coalesce(messages))
+
+
+def expand_reply(message: Message, workdir: str | None) -> Message:
+    """Undo the placeholders in a stored reply for one live session: shell tool names, and
+    ``${workdir}`` (JSON-escaped inside arguments) when the working directory is known."""
+    value = workdir or WORKDIR_PLACEHOLDER
+    escaped = json.dumps(value, ensure_ascii=False)[1:-1]
+    content = message.content
+    return replace(
+        message,
+        content=content.replace(WORKDIR_PLACEHOLDER, value) if content else content,
+        tool_calls=tuple(
+            ToolCall(
+                c.id,
+                _SHELL_TOOL_NAMES.get(c.name, c.name),
+                c.arguments.replace(WORKDIR_PLACEHOLDER, escaped),
+            )
+            for c in message.tool_calls
+        ),
+    )

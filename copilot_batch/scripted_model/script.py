@@ -1,0 +1,185 @@
+"""Scripts: recorded or hand-written conversations, in the Copilot SDK's snapshot format.
+
+A script is YAML with ``models`` (names) and ``conversations`` (each a list of
+``messages``). Messages are checked for shape on load, so a typo is reported with its
+file and line rather than as a request that never matches, and then put in normal form
+(:mod:`.normalize`) once, so matching a request is a plain comparison.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .normalize import Message, normalize_messages
+
+_ROLES = ("system", "user", "assistant", "tool")
+_TOP_KEYS = {"models", "conversations"}
+_MESSAGE_KEYS = {"role", "content", "tool_calls", "tool_call_id"}
+_CALL_KEYS = {"id", "type", "function"}
+
+
+class ScriptError(Exception):
+    """A script could not be loaded. ``line`` is 1-based, ``None`` when unknown."""
+
+    def __init__(self, path: Path, line: int | None, message: str) -> None:
+        self.path = path
+        self.line = line
+        self.message = message
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.line}" if self.line is not None else str(self.path)
+        return f"{where}: {self.message}"
+
+
+@dataclass(frozen=True)
+class Conversation:
+    """One stored exchange in normal form; ``index`` is its position in the file."""
+
+    index: int
+    messages: tuple[Message, ...]
+
+
+@dataclass(frozen=True)
+class Script:
+    """One script file: the models it names and its conversations in file order."""
+
+    path: Path
+    models: tuple[str, ...]
+    conversations: tuple[Conversation, ...]
+
+
+class _Located(dict[str, Any]):
+    """A YAML mapping that remembers the line it started on, for error messages."""
+
+    line: int | None = None
+
+
+class _Loader(yaml.SafeLoader):
+    """A safe loader whose mappings are :class:`_Located`."""
+
+
+def _construct_located(loader: yaml.SafeLoader, node: yaml.MappingNode) -> Iterator[_Located]:
+    mapping = _Located()
+    mapping.line = node.start_mark.line + 1
+    yield mapping
+    mapping.update({str(key): value for key, value in loader.construct_mapping(node).items()})
+
+
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_located)
+
+
+# Builds the error for a problem found in a YAML value, at that value's line.
+_Fail = Callable[[Any, str], ScriptError]
+
+
+def _line(value: Any) -> int | None:
+    return value.line if isinstance(value, _Located) else None
+
+
+def parse_script(text: str, path: Path) -> Script:
+    """Parse one script's text; ``path`` names it in errors and in match reports."""
+    try:
+        data = yaml.load(text, Loader=_Loader)
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        line = mark.line + 1 if mark is not None else None
+        raise ScriptError(path, line, f"not valid YAML: {error.problem or error}") from None
+    except yaml.YAMLError as error:
+        raise ScriptError(path, None, f"not valid YAML: {error}") from None
+
+    def fail(where: Any, message: str) -> ScriptError:
+        return ScriptError(path, _line(where) or _line(data), message)
+
+    if not isinstance(data, Mapping):
+        raise ScriptError(path, None, "a script is a mapping with `models` and `conversations`")
+    _check_keys(data, _TOP_KEYS, "the script", fail)
+    models = data.get("models") or []
+    if not isinstance(models, list) or not all(isinstance(m, str) for m in models):
+        raise fail(data, "`models` must be a list of model names")
+    conversations = data.get("conversations")
+    if not isinstance(conversations, list) or not conversations:
+        raise fail(data, "`conversations` must be a non-empty list")
+
+    result = []
+    for index, conversation in enumerate(conversations):
+        where = f"conversations[{index}]"
+        if not isinstance(conversation, Mapping):
+            raise fail(data, f"{where} must be a mapping with `messages`")
+        _check_keys(conversation, {"messages"}, where, fail)
+        messages = conversation.get("messages")
+        if not isinstance(messages, list) or not messages:
+            raise fail(conversation, f"{where}.messages must be a non-empty list")
+        for number, message in enumerate(messages):
+            _check_message(message, f"{where}.messages[{number}]", conversation, fail)
+        result.append(Conversation(index, normalize_messages(messages)))
+    return Script(path=path, models=tuple(models), conversations=tuple(result))
+
+
+def _check_keys(mapping: Mapping[str, Any], allowed: set[str], where: str, fail: _Fail) -> None:
+    unknown = sorted(str(key) for key in mapping if key not in allowed)
+    if unknown:
+        expected = ", ".join(f"`{key}`" for key in sorted(allowed))
+        raise fail(mapping, f"{where} has unknown key `{unknown[0]}` (expected {expected})")
+
+
+def _check_message(message: Any, where: str, parent: Any, fail: _Fail) -> None:
+    """Reject what the matcher could never use: unknown roles, non-text content, bad calls."""
+    if not isinstance(message, Mapping):
+        raise fail(parent, f"{where} must be a mapping with `role`")
+    _check_keys(message, _MESSAGE_KEYS, where, fail)
+    role = message.get("role")
+    if role not in _ROLES:
+        raise fail(message, f"{where}.role must be one of {', '.join(_ROLES)}, not {role!r}")
+    content = message.get("content")
+    if content is not None and not isinstance(content, str):
+        raise fail(message, f"{where}.content must be text")
+    calls = message.get("tool_calls")
+    if calls is not None and (role != "assistant" or not isinstance(calls, list)):
+        raise fail(message, f"{where}.tool_calls must be a list, on an assistant message")
+    for number, call in enumerate(calls or []):
+        call_where = f"{where}.tool_calls[{number}]"
+        if not isinstance(call, Mapping):
+            raise fail(message, f"{call_where} must be a mapping")
+        _check_keys(call, _CALL_KEYS, call_where, fail)
+        function = call.get("function")
+        if not isinstance(call.get("id"), str) or not isinstance(function, Mapping):
+            raise fail(call, f"{call_where} needs an `id` and a `function`")
+        if not isinstance(function.get("name"), str) or not isinstance(
+            function.get("arguments", ""), str
+        ):
+            raise fail(call, f"{call_where}.function needs a `name` and `arguments` as a string")
+    if role == "tool" and not isinstance(message.get("tool_call_id"), str):
+        raise fail(message, f"{where} is a tool result and needs a `tool_call_id`")
+
+
+def load_script(path: Path) -> Script:
+    """Read and parse one script file."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise ScriptError(path, None, f"cannot read the script: {error}") from None
+    return parse_script(text, path)
+
+
+def load_scripts(paths: Iterable[str | Path]) -> list[Script]:
+    """Load script files and folders (every ``*.yaml``/``*.yml`` inside, recursively, sorted),
+    in the order given; that order is the order conversations are tried in."""
+    scripts: list[Script] = []
+    for given in paths:
+        path = Path(given)
+        if path.is_dir():
+            files = sorted(
+                p for p in path.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file()
+            )
+            if not files:
+                raise ScriptError(path, None, "the folder holds no *.yaml or *.yml script")
+            scripts.extend(load_script(p) for p in files)
+        else:
+            scripts.append(load_script(path))
+    return scripts
