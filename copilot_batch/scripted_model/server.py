@@ -47,7 +47,7 @@ from aiohttp import web
 
 from .matcher import Diagnosis, find_reply
 from .normalize import Message, expand_reply, normalize_messages, working_directory
-from .script import Script, load_scripts
+from .script import Script
 
 FaultKind = Literal["rate_limit", "server_error", "hang", "disconnect", "malformed"]
 _FAULT_KINDS: tuple[str, ...] = get_args(FaultKind)
@@ -391,16 +391,16 @@ def _drop(request: web.Request, response: web.StreamResponse) -> web.StreamRespo
 
 
 async def serve_forever(
-    paths: Sequence[str | Path],
+    scripts: Sequence[Script],
     *,
     host: str = "127.0.0.1",
     port: int = 0,
     latency: float = 0.0,
     task_status: anyio.abc.TaskStatus[str] = anyio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Serve the scripts at ``paths`` until cancelled; print the base URL (one line) once it
-    listens. Under ``TaskGroup.start`` the base URL is also the start value."""
-    async with ScriptedModel(load_scripts(paths), latency=latency, host=host, port=port) as model:
+    """Serve ``scripts`` until cancelled; print the base URL (one line) once it listens.
+    Under ``TaskGroup.start`` the base URL is also the start value."""
+    async with ScriptedModel(scripts, latency=latency, host=host, port=port) as model:
         print(model.base_url, flush=True)
         task_status.started(model.base_url)
         await anyio.sleep_forever()

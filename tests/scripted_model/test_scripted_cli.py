@@ -52,13 +52,13 @@ def encrypt_tool(cipher: Callable[[str], str], calls: list[str]) -> Any:
 
 
 @pytest.fixture(scope="module")
-async def replay(recordings: Path) -> AsyncIterator[ScriptedModel]:
+async def replay(snapshots_dir: Path) -> AsyncIterator[ScriptedModel]:
     """One server for the replay tests; each test picks its requests out by prompt."""
     scripts = load_scripts(
         [
-            recordings / "tools" / "invokes_custom_tool.yaml",
-            recordings / "tools" / "invokes_built_in_tools.yaml",
-            recordings / "skills" / "should_load_and_apply_skill_from_skilldirectories.yaml",
+            snapshots_dir / "tools" / "invokes_custom_tool.yaml",
+            snapshots_dir / "tools" / "invokes_built_in_tools.yaml",
+            snapshots_dir / "skills" / "should_load_and_apply_skill_from_skilldirectories.yaml",
         ]
     )
     async with ScriptedModel(scripts) as model:
@@ -174,10 +174,10 @@ async def test_unscripted_request_fails_the_session_naming_the_closest_conversat
 
 
 async def faulty_turn(
-    copilot: CopilotClient, tmp_path: Path, recordings: Path, fault: Fault
+    copilot: CopilotClient, tmp_path: Path, snapshots_dir: Path, fault: Fault
 ) -> tuple[Any, list[RequestRecord]]:
     """Run the custom-tool recording with ``fault`` applied; the turn and the requests."""
-    scripts = load_scripts([recordings / "tools" / "invokes_custom_tool.yaml"])
+    scripts = load_scripts([snapshots_dir / "tools" / "invokes_custom_tool.yaml"])
     async with ScriptedModel(scripts, faults=[fault]) as model:
         tool = encrypt_tool(str.upper, [])
         async with session_on(copilot, model, tmp_path, tools=[tool]) as session:
@@ -186,10 +186,13 @@ async def faulty_turn(
 
 
 async def test_rate_limit_is_retried_by_the_cli_after_retry_after(
-    copilot: CopilotClient, tmp_path: Path, recordings: Path
+    copilot: CopilotClient, tmp_path: Path, snapshots_dir: Path
 ) -> None:
     turn, records = await faulty_turn(
-        copilot, tmp_path, recordings, Fault("rate_limit", prompt_contains="encrypt", retry_after=1)
+        copilot,
+        tmp_path,
+        snapshots_dir,
+        Fault("rate_limit", prompt_contains="encrypt", retry_after=1),
     )
     assert turn.final_message == ENCRYPTED
     assert [r.data.reason for r in turn.of_type("assistant.turn_retry")] == ["rate_limit"]
@@ -203,9 +206,9 @@ async def test_rate_limit_is_retried_by_the_cli_after_retry_after(
 
 
 async def test_server_error_is_retried_by_the_cli(
-    copilot: CopilotClient, tmp_path: Path, recordings: Path
+    copilot: CopilotClient, tmp_path: Path, snapshots_dir: Path
 ) -> None:
-    turn, records = await faulty_turn(copilot, tmp_path, recordings, Fault("server_error"))
+    turn, records = await faulty_turn(copilot, tmp_path, snapshots_dir, Fault("server_error"))
     assert turn.final_message == ENCRYPTED
     assert [r.data.reason for r in turn.of_type("assistant.turn_retry")] == ["api_error"]
     assert [r.status for r in records] == [500, 200, 200]
@@ -213,19 +216,19 @@ async def test_server_error_is_retried_by_the_cli(
 
 @pytest.mark.parametrize("kind", ["disconnect", "malformed"])
 async def test_broken_reply_is_retried_by_the_cli(
-    copilot: CopilotClient, tmp_path: Path, recordings: Path, kind: Any
+    copilot: CopilotClient, tmp_path: Path, snapshots_dir: Path, kind: Any
 ) -> None:
-    turn, records = await faulty_turn(copilot, tmp_path, recordings, Fault(kind))
+    turn, records = await faulty_turn(copilot, tmp_path, snapshots_dir, Fault(kind))
     assert turn.final_message == ENCRYPTED
     assert [r.data.reason for r in turn.of_type("assistant.turn_retry")] == ["streaming_error"]
     assert [(r.fault, r.status) for r in records] == [(kind, 200), (None, 200), (None, 200)]
 
 
 async def test_persistent_rate_limit_ends_in_session_error_after_five_retries(
-    copilot: CopilotClient, tmp_path: Path, recordings: Path
+    copilot: CopilotClient, tmp_path: Path, snapshots_dir: Path
 ) -> None:
     turn, records = await faulty_turn(
-        copilot, tmp_path, recordings, Fault("rate_limit", times=None, retry_after=0)
+        copilot, tmp_path, snapshots_dir, Fault("rate_limit", times=None, retry_after=0)
     )
     error = turn.last
     assert error.type.value == "session.error"
@@ -236,9 +239,9 @@ async def test_persistent_rate_limit_ends_in_session_error_after_five_retries(
 
 
 async def test_hanging_model_keeps_the_session_busy_until_aborted(
-    copilot: CopilotClient, tmp_path: Path, recordings: Path
+    copilot: CopilotClient, tmp_path: Path, snapshots_dir: Path
 ) -> None:
-    scripts = load_scripts([recordings / "tools" / "invokes_custom_tool.yaml"])
+    scripts = load_scripts([snapshots_dir / "tools" / "invokes_custom_tool.yaml"])
     async with (
         ScriptedModel(scripts, faults=[Fault("hang")]) as model,
         session_on(copilot, model, tmp_path) as session,

@@ -34,15 +34,15 @@ def error_of(text: str, tmp_path: Path) -> ScriptError:
     return caught.value
 
 
-def test_every_recording_loads(recordings: Path) -> None:
-    scripts = load_scripts([recordings])
+def test_every_recording_loads(snapshots_dir: Path) -> None:
+    scripts = load_scripts([snapshots_dir])
     assert len(scripts) == 9
-    assert [s.path for s in scripts] == sorted(recordings.rglob("*.yaml"))
+    assert [s.path for s in scripts] == sorted(snapshots_dir.rglob("*.yaml"))
     assert {m for s in scripts for m in s.models} == {"claude-sonnet-4.5"}
 
 
-def test_split_replies_in_a_recording_are_coalesced(recordings: Path) -> None:
-    [script] = load_scripts([recordings / "permissions"])
+def test_split_replies_in_a_recording_are_coalesced(snapshots_dir: Path) -> None:
+    [script] = load_scripts([snapshots_dir / "permissions"])
     [conversation] = script.conversations
     reply = conversation.messages[-1]
     assert reply.content == "I'll view the file first, then make the edit."

@@ -18,6 +18,7 @@ from copilot_batch.scripted_model import (
     Message,
     ScriptedModel,
     ToolCall,
+    load_scripts,
     parse_script,
     serve_forever,
 )
@@ -356,7 +357,9 @@ async def test_serve_forever_prints_the_base_url_and_serves(
     path = tmp_path / "greet.yaml"
     path.write_text(textwrap.dedent(SCRIPT))
     async with anyio.create_task_group() as tasks:
-        url = await tasks.start(functools.partial(serve_forever, [tmp_path], port=0, latency=0))
+        url = await tasks.start(
+            functools.partial(serve_forever, load_scripts([tmp_path]), port=0, latency=0)
+        )
         async with http.post(f"{url}/chat/completions", json=chat("Say hello.")) as response:
             assert (await response.json())["choices"][0]["message"]["content"] == "Hello!"
         tasks.cancel_scope.cancel()
