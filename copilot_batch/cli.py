@@ -20,11 +20,10 @@ from .output.report import print_summary, task_line
 from .runtime.runner import (
     EXIT_INTERRUPTED,
     RunOptions,
-    load_replay_scripts,
     run_batch,
     select_tasks,
 )
-from .scripted_model import serve_forever
+from .scripted_model import load_scripts, serve_forever
 from .spec import JobSpec, TaskSpec, job_schema, load_jobs, resolve_job_paths
 
 DEFAULT_CONCURRENCY = 8
@@ -62,14 +61,15 @@ def main() -> None:
 class _TerminalObserver:
     """One plain line per finished task."""
 
-    def __init__(self, console: Console) -> None:
+    def __init__(self, console: Console, tasks: Sequence[TaskSpec]) -> None:
         self._console = console
+        self._id_width = max((len(task.id) for task in tasks), default=0)
 
     def task_started(self, task: TaskSpec) -> None:
         pass
 
     def task_finished(self, result: TaskResult) -> None:
-        self._console.print(task_line(result), soft_wrap=True)
+        self._console.print(task_line(result, self._id_width), soft_wrap=True)
 
 
 @main.command()
@@ -129,11 +129,12 @@ def run(
         run_id=run_id,
         handle_signals=True,
     )
+    tasks = select_tasks(jobs, only)
     if dry_run:
-        _print_tasks(select_tasks(jobs, only))
+        _print_tasks(tasks)
         return
     console = Console(highlight=False)
-    observer = None if quiet else _TerminalObserver(console)
+    observer = None if quiet else _TerminalObserver(console, tasks)
     result = anyio.run(run_batch, jobs, options, observer, backend="asyncio")
     print_summary(console, result.record, str(result.folder))
     sys.exit(result.exit_code)
@@ -191,7 +192,7 @@ def schema() -> None:
 @_exits_on_errors
 def model_server(scripts: tuple[Path, ...], host: str, port: int, latency: float) -> None:
     """Serve scripted conversations as an OpenAI-compatible model on loopback."""
-    loaded = load_replay_scripts(scripts)
+    loaded = load_scripts(scripts)
     anyio.run(
         lambda: serve_forever(loaded, host=host, port=port, latency=latency),
         backend="asyncio",

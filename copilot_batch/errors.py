@@ -8,7 +8,7 @@
      │    ├── JobFilesInvalid         every JobFileError found in one validation pass
      │    ├── NoJobFilesError         the paths and globs matched no file
      │    ├── NoTasksSelectedError    --only matched no task
-     │    └── ReplayScriptError       a scripted-model script could not be loaded
+     │    └── ScriptError             a scripted-model script could not be loaded
      ├── SetupError                   the environment cannot run tasks; exit code 2
      │    ├── CliNotFoundError        no Copilot CLI binary was found
      │    └── CliStartError           the Copilot CLI did not start
@@ -104,8 +104,8 @@ class NoTasksSelectedError(InvalidInputError):
         return f"--only {' '.join(self.patterns)} matches none of the tasks: {shown}"
 
 
-class ReplayScriptError(InvalidInputError):
-    """A scripted-model script given to ``--replay`` could not be loaded."""
+class ScriptError(InvalidInputError):
+    """A scripted-model script could not be loaded. ``line`` is 1-based, ``None`` when unknown."""
 
     def __init__(self, path: Path, line: int | None, message: str) -> None:
         self.path = path

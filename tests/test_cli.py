@@ -93,6 +93,14 @@ def test_only_that_matches_nothing_exits_2(tmp_path: Path) -> None:
     assert "--only bye-* matches none of the tasks: hello-1, hello-2" in result.stderr
 
 
+def test_bad_replay_script_exits_2(tmp_path: Path) -> None:
+    job = write_job(tmp_path, GREETING_JOB)
+    script = write_job(tmp_path, "models: [gpt-4.1]\nconversations: []\n", "empty.yaml")
+    result = CliRunner().invoke(main, ["run", str(job), "--replay", str(script)])
+    assert result.exit_code == 2
+    assert f"{script}:1: `conversations` must be a non-empty list" in result.stderr
+
+
 @pytest.mark.cli
 def test_run_exit_codes_and_summary(tmp_path: Path) -> None:
     ok_job = write_job(tmp_path, GREETING_JOB, "ok.yaml")

@@ -61,7 +61,6 @@ class EventLogWriter:
         self._send: MemoryObjectSendStream[_Item]
         self._receive: MemoryObjectReceiveStream[_Item]
         self._send, self._receive = anyio.create_memory_object_stream[_Item](math.inf)
-        self.events_written = 0
 
     def sink(self, task_id: str) -> EventSink:
         return EventSink(task_id, self._send.clone())
@@ -93,7 +92,6 @@ class EventLogWriter:
                         default=str,
                     )
                     file.write(redact(line) + "\n")
-                    self.events_written += 1
         finally:
             for file in files.values():
                 file.close()

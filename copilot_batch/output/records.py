@@ -22,9 +22,6 @@ class TaskStatus(enum.StrEnum):
     ERROR = "error"  # copilot-batch or the SDK could not drive the session
 
 
-TERMINAL_STATUSES = frozenset(TaskStatus) - {TaskStatus.PENDING}
-
-
 @dataclass
 class Usage:
     """Token counts summed over a session's ``assistant.usage`` events."""

@@ -74,14 +74,16 @@ def first_line(text: str | None, width: int = 80) -> str:
     return line if len(line) <= width else line[: width - 1] + "…"
 
 
-def task_line(result: TaskResult) -> Text:
-    """One line for a finished task: status, id, duration, tokens, tools, answer or error."""
+def task_line(result: TaskResult, id_width: int = 0) -> Text:
+    """One line for a finished task: status, id, duration, tokens, tools, answer or error.
+
+    ``id_width`` pads the id so the lines of one run line up."""
     style = _STATUS_STYLE[result.status]
     duration = f"{result.duration_seconds:.1f}s" if result.duration_seconds is not None else "-"
     detail = result.error if result.status is not TaskStatus.OK else result.final_message
     line = Text()
     line.append(f"{result.status:<9}", style=style)
-    line.append(f" {result.task.id}  ", style="bold")
+    line.append(f" {result.task.id:<{id_width}}  ", style="bold")
     line.append(f"{duration}  {result.usage.total_tokens} tok  {result.tool_calls} tools  ")
     line.append(first_line(detail, 70), style="dim" if result.status is TaskStatus.OK else style)
     return line

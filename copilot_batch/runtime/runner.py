@@ -17,14 +17,14 @@ import anyio
 from copilot import CopilotClient
 from structlog.typing import FilteringBoundLogger
 
-from ..errors import NoTasksSelectedError, ReplayScriptError
+from ..errors import NoTasksSelectedError
 from ..output.events import EventLogWriter, EventSink
 from ..output.records import TaskResult, TaskStatus
 from ..output.redact import Redactor
 from ..output.report import run_record
 from ..output.run_folder import RunFolder, new_run_id
 from ..output.run_log import open_run_logger, sdk_logs_into
-from ..scripted_model import Script, ScriptedModel, ScriptError, load_scripts
+from ..scripted_model import ScriptedModel, load_scripts
 from ..spec import JobSpec, TaskSpec
 from .cli_binary import find_cli
 from .clients import open_client
@@ -132,7 +132,7 @@ async def run_batch(
     """Run every selected task of ``jobs``; write ``<out_dir>/<run-id>/``; never raise for a
     task's failure. Invalid input and set-up problems raise before anything starts."""
     tasks = select_tasks(jobs, options.only)
-    scripts = load_replay_scripts(options.replay)
+    scripts = load_scripts(options.replay)
     cli_path = find_cli(options.cli_path)
     redactor = Redactor.for_run(secret for task in tasks for secret in task.secrets())
     folder = RunFolder.create(options.out_dir, options.run_id or new_run_id(), redactor)
@@ -191,14 +191,6 @@ async def run_batch(
         record=record,
         interrupted=state.interrupted,
     )
-
-
-def load_replay_scripts(paths: Sequence[Path]) -> list[Script]:
-    """Scripted-model scripts from files and folders; a bad one is invalid input (exit 2)."""
-    try:
-        return load_scripts(paths)
-    except ScriptError as error:
-        raise ReplayScriptError(error.path, error.line, error.message) from error
 
 
 def _point_at_replay(

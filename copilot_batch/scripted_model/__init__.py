@@ -1,12 +1,14 @@
 """The scripted model: replays recorded conversations as an OpenAI-compatible server.
 
 Tests, the offline demo and ``copilot-batch run --replay`` point sessions at it so the
-real Copilot CLI runs its full agent loop without a network or a GitHub login.
+real Copilot CLI runs its full agent loop without a network or a GitHub login. It uses
+nothing from the rest of copilot-batch but its errors.
 """
 
+from ..errors import ScriptError
 from .matcher import Diagnosis, Difference, Match, find_reply
 from .normalize import Message, ToolCall, coalesce, expand_reply, normalize_messages
-from .script import Conversation, Script, ScriptError, load_script, load_scripts, parse_script
+from .script import Conversation, Script, load_script, load_scripts, parse_script
 from .server import Fault, FaultKind, RequestRecord, ScriptedModel, serve_forever
 
 __all__ = [

@@ -15,26 +15,13 @@ from typing import Any
 
 import yaml
 
+from ..errors import ScriptError
 from .normalize import Message, normalize_messages
 
 _ROLES = ("system", "user", "assistant", "tool")
 _TOP_KEYS = {"models", "conversations"}
 _MESSAGE_KEYS = {"role", "content", "tool_calls", "tool_call_id"}
 _CALL_KEYS = {"id", "type", "function"}
-
-
-class ScriptError(Exception):
-    """A script could not be loaded. ``line`` is 1-based, ``None`` when unknown."""
-
-    def __init__(self, path: Path, line: int | None, message: str) -> None:
-        self.path = path
-        self.line = line
-        self.message = message
-        super().__init__(str(self))
-
-    def __str__(self) -> str:
-        where = f"{self.path}:{self.line}" if self.line is not None else str(self.path)
-        return f"{where}: {self.message}"
 
 
 @dataclass(frozen=True)

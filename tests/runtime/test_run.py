@@ -97,10 +97,16 @@ async def test_custom_tool_call_replayed_from_recording(
     assert len(record["spec_hash"]) == 16
 
 
-async def test_builtin_tool_edits_file_in_working_directory(tmp_path: Path) -> None:
-    work = tmp_path / "work"
-    work.mkdir()
-    (work / "notes.txt").write_text("status: draft\n")
+@pytest.fixture
+def notes(tmp_path: Path) -> Path:
+    """work/notes.txt, the file the edit_notes script asks the agent to change."""
+    (tmp_path / "work").mkdir()
+    path = tmp_path / "work" / "notes.txt"
+    path.write_text("status: draft\n")
+    return path
+
+
+async def test_builtin_tool_edits_file_in_working_directory(tmp_path: Path, notes: Path) -> None:
     result = await run_job(
         tmp_path,
         """
@@ -113,15 +119,14 @@ async def test_builtin_tool_edits_file_in_working_directory(tmp_path: Path) -> N
     )
     [task] = result.results
     assert task.status is TaskStatus.OK, task.error
-    assert (work / "notes.txt").read_text() == "status: final\n"
+    assert notes.read_text() == "status: final\n"
     assert task.final_message == "notes.txt now says final."
     assert (task.tool_calls, task.permission_denials) == (1, 0)
 
 
-async def test_deny_all_is_the_default_and_every_denial_is_recorded(tmp_path: Path) -> None:
-    work = tmp_path / "work"
-    work.mkdir()
-    (work / "notes.txt").write_text("status: draft\n")
+async def test_deny_all_is_the_default_and_every_denial_is_recorded(
+    tmp_path: Path, notes: Path
+) -> None:
     result = await run_job(
         tmp_path,
         """
@@ -133,7 +138,7 @@ async def test_deny_all_is_the_default_and_every_denial_is_recorded(tmp_path: Pa
     )
     [task] = result.results
     assert task.status is TaskStatus.OK, task.error
-    assert (work / "notes.txt").read_text() == "status: draft\n"
+    assert notes.read_text() == "status: draft\n"
     assert task.final_message == "I was not allowed to edit notes.txt."
     assert task.permission_denials == 1
     assert result.record["totals"]["permission_denials"] == 1
