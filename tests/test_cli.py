@@ -86,6 +86,34 @@ def test_missing_cli_is_a_setup_error_with_exit_2(tmp_path: Path) -> None:
     assert not out.exists()
 
 
+def test_cli_that_will_not_start_exits_2_and_run_json_says_why(tmp_path: Path) -> None:
+    job = write_job(tmp_path, GREETING_JOB)
+    broken_cli = tmp_path / "copilot"
+    broken_cli.write_text("#!/bin/sh\nexit 3\n")
+    broken_cli.chmod(0o755)
+    command = [
+        "run",
+        str(job),
+        "--cli-path",
+        str(broken_cli),
+        "--out",
+        str(tmp_path),
+        "--run-id",
+        "r",
+    ]
+    result = CliRunner().invoke(main, command)
+    assert result.exit_code == 2
+    failure = (
+        f"the Copilot CLI at {broken_cli} did not start: "
+        "RuntimeError: CLI process exited with code 3"
+    )
+    assert result.stderr.startswith(f"error: {failure}")
+    record = json.loads((tmp_path / "r" / "run.json").read_text())
+    assert record["state"] == "failed"
+    assert record["failure"].startswith(failure)
+    assert [task["status"] for task in record["tasks"]] == ["pending", "pending"]
+
+
 def test_only_that_matches_nothing_exits_2(tmp_path: Path) -> None:
     job = write_job(tmp_path, GREETING_JOB)
     result = CliRunner().invoke(main, ["run", str(job), "--only", "bye-*", "--dry-run"])

@@ -48,11 +48,14 @@ def run_record(
     options: Mapping[str, Any],
     environment: Mapping[str, Any],
     results: Sequence[TaskResult],
+    failure: str | None = None,
 ) -> dict[str, Any]:
-    """The content of run.json. ``state`` is running, finished or interrupted."""
+    """The content of run.json. ``state`` is running, finished, interrupted or failed (the
+    run could not start its client; ``failure`` says why)."""
     return {
         "run_id": run_id,
         "state": state,
+        "failure": failure,
         "started_at": started_at.isoformat(),
         "finished_at": finished_at.isoformat() if finished_at else None,
         "duration_seconds": (

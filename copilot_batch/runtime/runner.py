@@ -17,7 +17,7 @@ import anyio
 from copilot import CopilotClient
 from structlog.typing import FilteringBoundLogger
 
-from ..errors import NoTasksSelectedError
+from ..errors import CopilotBatchError, NoTasksSelectedError
 from ..output.events import EventLogWriter, EventSink
 from ..output.records import TaskResult, TaskStatus
 from ..output.redact import Redactor
@@ -109,6 +109,7 @@ class _RunState:
     started_at: datetime
     results: dict[str, TaskResult] = field(default_factory=dict)
     interrupted: bool = False
+    failure: str | None = None
 
     def write_run_json(self, state: str) -> dict[str, Any]:
         finished_at = None if state == "running" else datetime.now(UTC)
@@ -121,6 +122,7 @@ class _RunState:
             options=self.options.to_record(),
             environment=self.environment,
             results=list(self.results.values()),
+            failure=self.failure,
         )
         self.folder.write_json(self.folder.run_json, record)
         return record
@@ -175,12 +177,22 @@ async def run_batch(
         except (anyio.get_cancelled_exc_class(), KeyboardInterrupt):
             state.interrupted = True
             raise
+        except CopilotBatchError as error:
+            # The CLI did not start: run.json says so; no task ran.
+            state.failure = str(error)
+            raise
         finally:
             with anyio.CancelScope(shield=True):
                 folder.retire_copilot_home()
                 if state.interrupted:
                     _mark_unstarted_cancelled(state)
-                final = "interrupted" if state.interrupted else "finished"
+                final = (
+                    "interrupted"
+                    if state.interrupted
+                    else "failed"
+                    if state.failure
+                    else "finished"
+                )
                 record = state.write_run_json(final)
                 log.info("run finished", state=final, totals=record["totals"])
 
