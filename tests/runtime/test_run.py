@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import textwrap
 import time
@@ -87,6 +88,23 @@ async def test_custom_tool_call_replayed_from_recording(
     assert tool_start["data"]["toolName"] == "encrypt_string"
     completions = [e["event"] for e in events if e["event"]["type"] == "tool.execution_complete"]
     assert completions[0]["data"]["success"] is True
+
+    run = read_json(result.folder / "run.json")
+    assert (run["run_id"], run["state"]) == (result.run_id, "finished")
+    job_file = tmp_path / "job.yaml"
+    assert run["job_files"] == [
+        {
+            "path": str(job_file),
+            "name": "job",
+            "sha256": hashlib.sha256(job_file.read_bytes()).hexdigest(),
+            "tasks": 1,
+        }
+    ]
+    assert run["options"]["replay"] == [str(snapshots_dir / "tools" / "invokes_custom_tool.yaml")]
+    assert run["totals"]["ok"] == run["totals"]["tasks"] == 1
+    assert run["totals"]["tool_calls"] == 1
+    assert [(t["id"], t["status"], t["tool_calls"]) for t in run["tasks"]] == [("encrypt", "ok", 1)]
+    assert run["tasks"][0]["final_message"] == task.final_message
 
     record = read_json(result.folder / "tasks" / "encrypt" / "result.json")
     assert record["status"] == "ok"
