@@ -32,6 +32,18 @@ async def run_job(
     return await run_batch(jobs, RunOptions(out_dir=tmp_path / "runs", **options))
 
 
+async def run_at_model(
+    tmp_path: Path, model: ScriptedModel, body: str, **options: Any
+) -> RunResult:
+    """Run a job whose tasks reach ``model``, a scripted model the test started itself."""
+    head = (
+        "version: 1\ndefaults:\n  model: gpt-4.1\n"
+        '  provider: {type: openai, base_url: "${MODEL_URL}", api_key: not-a-secret}\n'
+    )
+    body = textwrap.dedent(body).lstrip("\n")
+    return await run_job(tmp_path, head + body, {"MODEL_URL": model.base_url}, **options)
+
+
 def read_events(result: RunResult, task_id: str) -> list[dict[str, Any]]:
     path = result.folder / "tasks" / task_id / "events.jsonl"
     return [json.loads(line) for line in path.read_text().splitlines()]
@@ -173,18 +185,14 @@ async def test_timeout_aborts_the_session_and_the_run_goes_on(tmp_path: Path) ->
     scripts = load_scripts([SCRIPTS / "greetings.yaml"])
     hang = Fault(kind="hang", prompt_contains="Take your time")
     async with ScriptedModel(scripts, faults=[hang]) as model:
-        result = await run_job(
+        result = await run_at_model(
             tmp_path,
+            model,
             """
-            version: 1
-            defaults:
-              model: gpt-4.1
-              provider: {type: openai, base_url: "${MODEL_URL}", api_key: not-a-secret}
             tasks:
               - {id: slow, prompt: Take your time., timeout: 3s}
               - {id: quick, prompt: Say hello.}
             """,
-            environ={"MODEL_URL": model.base_url},
         )
     by_id = {task.task.id: task for task in result.results}
     assert by_id["slow"].status is TaskStatus.TIMEOUT
@@ -216,18 +224,14 @@ async def test_tasks_run_concurrently_over_one_client(tmp_path: Path) -> None:
     scripts = load_scripts([SCRIPTS / "greetings.yaml"])
     async with ScriptedModel(scripts, latency=latency) as model:
         started = time.monotonic()
-        result = await run_job(
+        result = await run_at_model(
             tmp_path,
+            model,
             """
-            version: 1
-            defaults:
-              model: gpt-4.1
-              provider: {type: openai, base_url: "${MODEL_URL}", api_key: not-a-secret}
             matrix: {n: [1, 2, 3, 4, 5, 6, 7, 8]}
             tasks:
               - {id: "hello-{{ n }}", prompt: Say hello.}
             """,
-            environ={"MODEL_URL": model.base_url},
             concurrency=tasks,
         )
         wall = time.monotonic() - started
