@@ -1,12 +1,15 @@
 """copilot-batch: run YAML-described batches of GitHub Copilot agent sessions in parallel."""
 
 from .errors import (
+    CliConnectError,
     CliNotFoundError,
     CliStartError,
+    ConflictingCliUrlsError,
     CopilotBatchError,
     InvalidInputError,
     JobFileError,
     JobFilesInvalid,
+    NoAuthError,
     NoJobFilesError,
     NoTasksSelectedError,
     ScriptError,
@@ -20,13 +23,16 @@ from .runtime.runner import RunOptions, RunResult, run_batch
 from .spec import JobSpec, TaskSpec, job_schema, load_jobs
 
 __all__ = [
+    "CliConnectError",
     "CliNotFoundError",
     "CliStartError",
+    "ConflictingCliUrlsError",
     "CopilotBatchError",
     "InvalidInputError",
     "JobFileError",
     "JobFilesInvalid",
     "JobSpec",
+    "NoAuthError",
     "NoJobFilesError",
     "NoTasksSelectedError",
     "RunOptions",

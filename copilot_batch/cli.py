@@ -1,4 +1,4 @@
-"""The ``copilot-batch`` command line: run, validate, list, schema, model-server."""
+"""The ``copilot-batch`` command line: run, validate, list, skills, schema, model-server."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ from .runtime.runner import (
 )
 from .scripted_model import load_scripts, serve_forever
 from .spec import JobSpec, TaskSpec, job_schema, load_jobs, resolve_job_paths
+from .spec.skills import Skill, discover_skills
 
 DEFAULT_CONCURRENCY = 8
 
@@ -96,6 +97,11 @@ class _TerminalObserver:
 @click.option("--dry-run", is_flag=True, help="Validate and list the tasks; start nothing.")
 @click.option("--cli-path", help="The Copilot CLI binary to run.")
 @click.option(
+    "--cli-url",
+    metavar="HOST:PORT",
+    help="Connect to a Copilot CLI server already running there instead of starting one.",
+)
+@click.option(
     "--replay",
     multiple=True,
     type=click.Path(exists=True, path_type=Path),
@@ -114,6 +120,7 @@ def run(
     model: str | None,
     dry_run: bool,
     cli_path: str | None,
+    cli_url: str | None,
     replay: tuple[Path, ...],
     quiet: bool,
 ) -> None:
@@ -125,6 +132,7 @@ def run(
         only=only,
         model=model,
         cli_path=cli_path,
+        cli_url=cli_url,
         replay=replay,
         run_id=run_id,
         handle_signals=True,
@@ -163,6 +171,27 @@ def _print_tasks(tasks: Sequence[TaskSpec]) -> None:
     for task in tasks:
         values = " ".join(f"{key}={value}" for key, value in task.matrix_values.items())
         click.echo(f"{task.id}\t{task.job_name}\t{values}".rstrip())
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True)
+@_exits_on_errors
+def skills(paths: tuple[str, ...]) -> None:
+    """List the skills the tasks of PATHS would load: name, description, SKILL.md, tasks."""
+    loading: dict[Skill, list[str]] = {}
+    disabled: dict[Skill, list[str]] = {}
+    for task in (task for job in _load(paths) for task in job.tasks):
+        for directory in task.skill_directories:
+            for skill in discover_skills(directory):
+                chosen = disabled if skill.name in task.disabled_skills else loading
+                chosen.setdefault(skill, []).append(task.id)
+    if not loading and not disabled:
+        click.echo("no skills: no task lists skills.directories")
+    for skill in sorted({*loading, *disabled}, key=lambda skill: (skill.name, str(skill.path))):
+        used = "tasks: " + ", ".join(loading.get(skill, [])) if skill in loading else ""
+        off = "disabled in: " + ", ".join(disabled[skill]) if skill in disabled else ""
+        columns = [skill.name, skill.description, str(skill.path), used, off]
+        click.echo("\t".join(columns).rstrip())
 
 
 @main.command()

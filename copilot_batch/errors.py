@@ -8,10 +8,13 @@
      │    ├── JobFilesInvalid         every JobFileError found in one validation pass
      │    ├── NoJobFilesError         the paths and globs matched no file
      │    ├── NoTasksSelectedError    --only matched no task
+     │    ├── ConflictingCliUrlsError job files name different CLI servers
      │    └── ScriptError             a scripted-model script could not be loaded
      ├── SetupError                   the environment cannot run tasks; exit code 2
      │    ├── CliNotFoundError        no Copilot CLI binary was found
-     │    └── CliStartError           the Copilot CLI did not start
+     │    ├── CliStartError           the Copilot CLI did not start
+     │    ├── CliConnectError         the Copilot CLI server at --cli-url did not answer
+     │    └── NoAuthError             tasks need the GitHub Copilot API; nothing signs them in
      └── TaskFailure                  why a task did not end ok; recorded, never raised out of a run
           ├── TaskTimeout             the task's wall-clock limit expired
           └── SessionError            the session reported session.error
@@ -104,6 +107,18 @@ class NoTasksSelectedError(InvalidInputError):
         return f"--only {' '.join(self.patterns)} matches none of the tasks: {shown}"
 
 
+class ConflictingCliUrlsError(InvalidInputError):
+    """The job files of one run name different ``cli_url`` servers; a run has one client."""
+
+    def __init__(self, urls: dict[Path, str]) -> None:
+        self.urls = dict(urls)
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        named = ", ".join(f"{path} names {url}" for path, url in self.urls.items())
+        return f"the job files name different Copilot CLI servers ({named}); use --cli-url"
+
+
 class ScriptError(InvalidInputError):
     """A scripted-model script could not be loaded. ``line`` is 1-based, ``None`` when unknown."""
 
@@ -152,6 +167,36 @@ class CliStartError(SetupError):
 
     def __str__(self) -> str:
         return f"the Copilot CLI at {self.cli_path} did not start: {self.reason}"
+
+
+class CliConnectError(SetupError):
+    """The Copilot CLI server named by ``--cli-url`` or ``cli_url`` could not be reached."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        self.url = url
+        self.reason = reason
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        return f"cannot connect to the Copilot CLI server at {self.url}: {self.reason}"
+
+
+class NoAuthError(SetupError):
+    """Tasks without a provider need the GitHub Copilot API, and the CLI is not signed in."""
+
+    def __init__(self, task_ids: Sequence[str]) -> None:
+        self.task_ids = tuple(task_ids)
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        shown = ", ".join(self.task_ids[:10]) + (" …" if len(self.task_ids) > 10 else "")
+        return (
+            f"{len(self.task_ids)} task(s) have no provider, so they use the GitHub Copilot "
+            "API, but the Copilot CLI is not signed in. Set COPILOT_GITHUB_TOKEN, GH_TOKEN or "
+            "GITHUB_TOKEN to a token with Copilot access, run `copilot login`, or give the "
+            "tasks a bring-your-own-key `provider` in the job file. No task was started. "
+            f"Tasks: {shown}"
+        )
 
 
 class TaskFailure(CopilotBatchError):

@@ -36,10 +36,42 @@ GREETING_JOB = """
     """
 
 
-def test_validate_reports_counts() -> None:
+def test_validate_reports_counts(tmp_path: Path) -> None:
+    job = write_job(tmp_path, GREETING_JOB, "greet.yaml")
+    other = write_job(tmp_path, "version: 1\ntasks: [{id: solo, prompt: x}]\n", "solo.yaml")
+    result = CliRunner().invoke(main, ["validate", str(job), str(other)])
+    assert result.exit_code == 0, result.output
+    assert result.output == "ok: 2 job file(s), 3 task(s)\n"
+
+
+def test_the_example_jobs_are_valid() -> None:
+    job_files = sorted((REPOSITORY / "jobs").glob("*.yaml"))
     result = CliRunner().invoke(main, ["validate", str(REPOSITORY / "jobs" / "*.yaml")])
     assert result.exit_code == 0, result.output
-    assert result.output == "ok: 3 job file(s), 6 task(s)\n"
+    assert result.output.startswith(f"ok: {len(job_files)} job file(s), ")
+
+
+def test_skills_lists_what_each_task_would_load(tmp_path: Path) -> None:
+    skills = REPOSITORY / "skills"
+    job = write_job(
+        tmp_path,
+        f"""
+        version: 1
+        defaults:
+          skills: {{directories: ["{skills}"]}}
+        tasks:
+          - {{id: docs, prompt: x, skills: {{directories: ["{skills}"], disabled: [docgen]}}}}
+          - {{id: review, prompt: x}}
+        """,
+    )
+    result = CliRunner().invoke(main, ["skills", str(job)])
+    assert result.exit_code == 0, result.output
+    rows = {line.split("\t")[0]: line.split("\t") for line in result.output.splitlines()}
+    assert set(rows) == {"code-review", "coding-standards", "docgen"}
+    assert rows["docgen"][2] == str(skills / "docgen" / "SKILL.md")
+    assert rows["docgen"][3:] == ["tasks: review", "disabled in: docs"]
+    assert rows["code-review"][3:] == ["tasks: docs, review"]
+    assert "JSON" in rows["code-review"][1]
 
 
 def test_validate_lists_every_problem_and_exits_2(tmp_path: Path) -> None:
@@ -188,6 +220,7 @@ async def test_interrupt_cancels_tasks_writes_run_json_and_exits_130(
 @pytest.mark.anyio
 async def test_secrets_never_reach_files_or_terminal(tmp_path: Path) -> None:
     api_key, token = "canary-api-key-5f1e2d3c", "canary-gh-token-9a8b7c6d"
+    header, mcp_env = "canary-header-0c1d2e3f", "canary-mcp-env-4a5b6c7d"
     # A model that repeats the key: the answer, the events and the terminal line all carry it.
     script = write_job(
         tmp_path,
@@ -197,37 +230,51 @@ async def test_secrets_never_reach_files_or_terminal(tmp_path: Path) -> None:
           - messages:
               - {{role: system, content: "${{system}}"}}
               - {{role: user, content: Say the key.}}
-              - {{role: assistant, content: "The key is {api_key}."}}
+              - {{role: assistant, content: "The key is {api_key}, the header {header}."}}
         """,
         "leaky.yaml",
     )
     async with ScriptedModel(load_scripts([script])) as model:
         job = write_job(
             tmp_path,
-            """
+            f"""
             version: 1
             defaults:
               model: gpt-4.1
               provider:
                 type: openai
-                base_url: "${MODEL_URL}"
-                api_key: "${CANARY_KEY}"
-                headers: {X-Canary: "${CANARY_KEY}"}
+                base_url: "${{MODEL_URL}}"
+                api_key: "${{CANARY_KEY}}"
+                headers: {{X-Canary: "${{CANARY_HEADER}}", X-Team: {{value: docs, secret: false}}}}
+              mcp_servers:
+                idle:
+                  command: {sys.executable}
+                  args: [-c, "pass"]
+                  env: {{SERVICE_TOKEN: "${{CANARY_MCP}}"}}
             tasks:
-              - {id: leak, prompt: Say the key.}
+              - {{id: leak, prompt: Say the key.}}
             """,
         )
-        env = {**os.environ, "MODEL_URL": model.base_url, "CANARY_KEY": api_key, "GH_TOKEN": token}
+        env = {
+            **os.environ,
+            "MODEL_URL": model.base_url,
+            "CANARY_KEY": api_key,
+            "CANARY_HEADER": header,
+            "CANARY_MCP": mcp_env,
+            "GH_TOKEN": token,
+        }
         command = [*COPILOT_BATCH, "run", str(job), "--out", str(tmp_path / "runs")]
         finished = await anyio.run_process(command, env=env, check=False)
 
     assert finished.returncode == 0, finished.stderr
     output = finished.stdout + finished.stderr
-    assert b"The key is ***." in output
+    assert b"The key is ***, the header ***." in output
     written = b"".join(
         path.read_bytes() for path in (tmp_path / "runs").rglob("*") if path.is_file()
     )
-    for secret in (api_key, token):
+    for secret in (api_key, token, header, mcp_env):
         assert secret.encode() not in output
         assert secret.encode() not in written
-    assert b"The key is ***." in written
+    assert b"The key is ***, the header ***." in written
+    # A header marked not secret is shown as written.
+    assert b'"X-Team": "docs"' in written

@@ -62,10 +62,15 @@ class TaskResult:
     final_message: str | None = None
     usage: Usage = field(default_factory=Usage)
     tool_calls: int = 0
-    permission_denials: int = 0
+    # Every permission request the policy answered, in order (runtime.permissions.AuditEntry).
+    permission_audit: list[dict[str, Any]] = field(default_factory=list)
     error: str | None = None
     error_type: str | None = None
     session_id: str | None = None
+
+    @property
+    def permission_denials(self) -> int:
+        return sum(1 for entry in self.permission_audit if entry["decision"] == "deny")
 
     @property
     def duration_seconds(self) -> float | None:
@@ -104,6 +109,7 @@ class TaskResult:
             record["options"] = spec
             record["spec_hash"] = self.task.spec_hash()
             record["session_id"] = self.session_id
+            record["permission_audit"] = self.permission_audit
         return record
 
 

@@ -6,14 +6,18 @@ import os
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from ..spec.model import MASK
+
 # Tokens the Copilot CLI reads from the environment.
 TOKEN_VARIABLES = ("COPILOT_GITHUB_TOKEN", "GH_TOKEN", "GITHUB_TOKEN")
+# Also never written: the shared secret of a CLI server reached with --cli-url.
+SECRET_VARIABLES = (*TOKEN_VARIABLES, "COPILOT_CONNECTION_TOKEN")
 
 # Shorter values would match ordinary words; such secrets are still masked in their own
 # fields (provider blocks are always written as ***), just not searched for in free text.
 MIN_SECRET_LENGTH = 6
 
-MASK = "***"
+
 
 
 class Redactor:
@@ -29,7 +33,7 @@ class Redactor:
         cls, task_secrets: Iterable[str], environ: Mapping[str, str] | None = None
     ) -> Redactor:
         environ = os.environ if environ is None else environ
-        tokens = (environ[name] for name in TOKEN_VARIABLES if environ.get(name))
+        tokens = (environ[name] for name in SECRET_VARIABLES if environ.get(name))
         return cls([*task_secrets, *tokens])
 
     def text(self, value: str) -> str:

@@ -1,34 +1,183 @@
-"""Answering the CLI's permission requests for a session nobody is watching."""
+"""Answering the CLI's permission requests for a session nobody is watching.
+
+A request becomes a :class:`PermissionTarget` (what it wants to touch), the task's policy
+decides (:func:`decide`, pure), and the handler answers the CLI and reports an
+:class:`AuditEntry` for the event log and ``result.json``.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import fnmatch
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from copilot import PermissionRequest
 from copilot.generated.rpc import PermissionDecisionApproveOnce, PermissionDecisionReject
 from copilot.session import PermissionInvocation, PermissionRequestResult
+from wcmatch import glob
 
-from ..spec.model import PermissionMode
+from ..spec.model import PermissionAction, PermissionPolicy, PermissionRule
 
 PermissionCallback = Callable[[PermissionRequest, PermissionInvocation], PermissionRequestResult]
 
+# The rule name an audit entry gives when a path outside the working directory was refused.
+OUTSIDE_WORKING_DIRECTORY = "outside-working-directory"
+_PATH_GLOB_FLAGS = glob.GLOBSTAR | glob.DOTGLOB
+
+
+@dataclass(frozen=True)
+class PermissionTarget:
+    """What one permission request wants, in the terms rules match on."""
+
+    kind: str
+    target: str  # for people: the path, command, URL or tool as the CLI sent it
+    path: str | None = None  # read, write
+    segments: tuple[str, ...] = ()  # shell: each command segment's text
+    host: str | None = None  # url
+    tool: str | None = None  # mcp, custom-tool, hook
+    server: str | None = None  # mcp
+    tool_call_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Decision:
+    action: PermissionAction
+    rule: str  # "rules[2]", "default", a shorthand, or OUTSIDE_WORKING_DIRECTORY
+    resolved_path: str | None = None
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One answered permission request, as recorded in events.jsonl and result.json."""
+
+    at: datetime
+    target: PermissionTarget
+    decision: Decision
+
+    def to_record(self) -> dict[str, Any]:
+        record: dict[str, Any] = {
+            "at": self.at.isoformat(),
+            "kind": self.target.kind,
+            "target": self.target.target,
+            "decision": self.decision.action,
+            "rule": self.decision.rule,
+        }
+        if self.decision.resolved_path is not None:
+            record["resolved_path"] = self.decision.resolved_path
+        if self.target.tool_call_id is not None:
+            record["tool_call_id"] = self.target.tool_call_id
+        return record
+
+
+def target_of(request: PermissionRequest) -> PermissionTarget:
+    """The fields of a CLI permission request that rules look at."""
+    kind = request.kind
+    tool_call_id = getattr(request, "tool_call_id", None)
+    match kind:
+        case "read":
+            path = str(request.path)  # type: ignore[union-attr]
+            return PermissionTarget(kind, path, path=path, tool_call_id=tool_call_id)
+        case "write":
+            path = str(request.file_name)  # type: ignore[union-attr]
+            return PermissionTarget(kind, path, path=path, tool_call_id=tool_call_id)
+        case "shell":
+            text = str(request.full_command_text)  # type: ignore[union-attr]
+            segments = getattr(request, "command_segments", None) or []
+            texts = tuple(segment.full_command_text for segment in segments) or (text,)
+            return PermissionTarget(kind, text, segments=texts, tool_call_id=tool_call_id)
+        case "url":
+            url = str(request.url)  # type: ignore[union-attr]
+            host = urlsplit(url).hostname or ""
+            return PermissionTarget(kind, url, host=host, tool_call_id=tool_call_id)
+        case "mcp":
+            server, tool = str(request.server_name), str(request.tool_name)  # type: ignore[union-attr]
+            return PermissionTarget(
+                kind, f"{server}/{tool}", tool=tool, server=server, tool_call_id=tool_call_id
+            )
+        case "custom-tool" | "hook":
+            tool = str(request.tool_name)  # type: ignore[union-attr]
+            return PermissionTarget(kind, tool, tool=tool, tool_call_id=tool_call_id)
+        case "memory":
+            subject = getattr(request, "subject", None) or getattr(request, "fact", "")
+            return PermissionTarget(kind, str(subject), tool_call_id=tool_call_id)
+    return PermissionTarget(str(kind), str(kind), tool_call_id=tool_call_id)
+
+
+def decide(
+    policy: PermissionPolicy, target: PermissionTarget, working_directory: Path
+) -> Decision:
+    """The first rule of the target's kind that matches decides; else the default.
+
+    A read or write outside the working directory (after ``..`` and symlinks are resolved)
+    is matched only by rules naming absolute paths, and is refused when none does.
+    """
+    resolved: str | None = None
+    inside: str | None = None
+    if target.path is not None:
+        root = os.path.realpath(working_directory)
+        resolved = os.path.realpath(os.path.join(root, target.path))
+        if resolved == root or resolved.startswith(root + os.sep):
+            inside = os.path.relpath(resolved, root)
+    for rule in policy.rules:
+        if rule.kind == target.kind and _matches(rule, target, resolved, inside):
+            return Decision(rule.action, rule.name, resolved)
+    if resolved is not None and inside is None:
+        return Decision("deny", OUTSIDE_WORKING_DIRECTORY, resolved)
+    return Decision(policy.default, policy.shorthand or "default", resolved)
+
+
+def _matches(
+    rule: PermissionRule, target: PermissionTarget, resolved: str | None, inside: str | None
+) -> bool:
+    if resolved is not None:
+        if not rule.paths:
+            return inside is not None
+        return any(
+            glob.globmatch(resolved, pattern, flags=_PATH_GLOB_FLAGS)
+            if os.path.isabs(pattern)
+            else inside is not None and glob.globmatch(inside, pattern, flags=_PATH_GLOB_FLAGS)
+            for pattern in rule.paths
+        )
+    if target.kind == "shell":
+        return not rule.commands or all(
+            _any_glob(segment.strip(), rule.commands) for segment in target.segments
+        )
+    if target.kind == "url":
+        return not rule.hosts or _any_glob((target.host or "").lower(), rule.hosts, fold=True)
+    if rule.servers and not _any_glob(target.server or "", rule.servers):
+        return False
+    return not rule.tools or _any_glob(target.tool or "", rule.tools)
+
+
+def _any_glob(value: str, patterns: Sequence[str], *, fold: bool = False) -> bool:
+    return any(
+        fnmatch.fnmatchcase(value, pattern.lower() if fold else pattern) for pattern in patterns
+    )
+
 
 def permission_handler(
-    mode: PermissionMode, on_decision: Callable[[str, bool], Any]
+    policy: PermissionPolicy, working_directory: Path, on_decision: Callable[[AuditEntry], Any]
 ) -> PermissionCallback:
-    """The ``on_permission_request`` callback for a policy; reports each decision.
+    """The ``on_permission_request`` callback for a task; reports each decision.
 
-    ``on_decision(kind, allowed)`` is called once per request, before the answer is sent.
+    ``on_decision`` is called once per request, before the answer is sent.
     """
-    allowed = mode == "approve-all"
 
-    def decide(
+    def answer(
         request: PermissionRequest, invocation: PermissionInvocation
     ) -> PermissionRequestResult:
-        on_decision(request.kind, allowed)
-        if allowed:
+        target = target_of(request)
+        decision = decide(policy, target, working_directory)
+        on_decision(AuditEntry(datetime.now(UTC), target, decision))
+        if decision.action == "allow":
             return PermissionDecisionApproveOnce()
-        return PermissionDecisionReject(feedback=f"denied by the job's permission policy ({mode})")
+        return PermissionDecisionReject(
+            feedback=f"denied by the job's permission policy ({decision.rule})"
+        )
 
-    return decide
+    return answer

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import fnmatch
+import os
 import signal
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -11,23 +12,28 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import anyio
 from copilot import CopilotClient
 from structlog.typing import FilteringBoundLogger
 
-from ..errors import CopilotBatchError, NoTasksSelectedError
+from ..errors import (
+    ConflictingCliUrlsError,
+    CopilotBatchError,
+    NoAuthError,
+    NoTasksSelectedError,
+)
 from ..output.events import EventLogWriter, EventSink
 from ..output.records import TaskResult, TaskStatus
-from ..output.redact import Redactor
+from ..output.redact import TOKEN_VARIABLES, Redactor
 from ..output.report import run_record
 from ..output.run_folder import RunFolder, new_run_id
 from ..output.run_log import open_run_logger, sdk_logs_into
 from ..scripted_model import ScriptedModel, load_scripts
 from ..spec import JobSpec, TaskSpec
 from .cli_binary import find_cli
-from .clients import open_client
+from .clients import CONNECTION_TOKEN_VARIABLE, CliProcess, CliServer, open_client
 from .session import run_task_session
 
 EXIT_OK, EXIT_TASKS_FAILED, EXIT_INTERRUPTED = 0, 1, 130
@@ -47,6 +53,7 @@ class RunOptions:
     only: tuple[str, ...] = ()
     model: str | None = None
     cli_path: str | None = None
+    cli_url: str | None = None
     replay: tuple[Path, ...] = ()
     run_id: str | None = None
     handle_signals: bool = False
@@ -58,6 +65,7 @@ class RunOptions:
             "only": list(self.only),
             "model": self.model,
             "cli_path": self.cli_path,
+            "cli_url": self.cli_url,
             "replay": [str(path) for path in self.replay],
         }
 
@@ -135,8 +143,9 @@ async def run_batch(
     task's failure. Invalid input and set-up problems raise before anything starts."""
     tasks = select_tasks(jobs, options.only)
     scripts = load_scripts(options.replay)
-    cli_path = find_cli(options.cli_path)
-    redactor = Redactor.for_run(secret for task in tasks for secret in task.secrets())
+    cli_url = _cli_url(jobs, options)
+    cli_path = None if cli_url else find_cli(options.cli_path)
+    redactor = Redactor.for_run(secret for task in tasks for secret in task.secrets)
     folder = RunFolder.create(options.out_dir, options.run_id or new_run_id(), redactor)
     state = _RunState(
         jobs=jobs,
@@ -145,7 +154,8 @@ async def run_batch(
         environment={
             "copilot_batch": version("copilot-batch"),
             "github_copilot_sdk": version("github-copilot-sdk"),
-            "cli_path": str(cli_path),
+            "cli_path": str(cli_path) if cli_path else None,
+            "cli_url": cli_url,
         },
         started_at=datetime.now(UTC),
         results={task.id: TaskResult(task=task) for task in tasks},
@@ -170,9 +180,13 @@ async def run_batch(
                         log.info("replaying scripts", base_url=model.base_url)
                     elif options.model:
                         tasks = [dataclasses.replace(task, model=options.model) for task in tasks]
-                    client = await stack.enter_async_context(
-                        open_client(cli_path, folder.copilot_home, extra_env)
+                    cli: CliProcess | CliServer = (
+                        CliServer(cli_url, os.environ.get(CONNECTION_TOKEN_VARIABLE))
+                        if cli_url
+                        else CliProcess(cast(Path, cli_path), folder.copilot_home, extra_env)
                     )
+                    client = await stack.enter_async_context(open_client(cli))
+                    await _check_auth(client, tasks, cli)
                     await _run_tasks(client, tasks, state, log, observer)
         except (anyio.get_cancelled_exc_class(), KeyboardInterrupt):
             state.interrupted = True
@@ -203,6 +217,32 @@ async def run_batch(
         record=record,
         interrupted=state.interrupted,
     )
+
+
+def _cli_url(jobs: Sequence[JobSpec], options: RunOptions) -> str | None:
+    """The CLI server to connect to: --cli-url, else the one every job file names."""
+    if options.cli_url:
+        return options.cli_url
+    named = {job.path: job.cli_url for job in jobs if job.cli_url}
+    if len(set(named.values())) > 1:
+        raise ConflictingCliUrlsError(named)
+    return next(iter(named.values()), None)
+
+
+async def _check_auth(
+    client: CopilotClient, tasks: Sequence[TaskSpec], cli: CliProcess | CliServer
+) -> None:
+    """Fail before any task starts if tasks need the GitHub Copilot API and nothing signs
+    the CLI in. A token in our environment counts (the CLI we start inherits it; it cannot
+    be checked offline); otherwise the CLI is asked whether a user is logged in."""
+    unsigned = [task.id for task in tasks if task.provider is None]
+    if not unsigned:
+        return
+    if isinstance(cli, CliProcess) and any(os.environ.get(name) for name in TOKEN_VARIABLES):
+        return
+    status = await client.get_auth_status()
+    if not status.isAuthenticated:
+        raise NoAuthError(unsigned)
 
 
 def _point_at_replay(

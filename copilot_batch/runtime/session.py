@@ -20,7 +20,7 @@ from ..errors import SessionError, TaskTimeout
 from ..output.events import EventSink
 from ..output.records import TaskResult, TaskStatus, Usage
 from ..spec import TaskSpec
-from .permissions import permission_handler
+from .permissions import AuditEntry, permission_handler
 
 # Teardown (abort, disconnect, delete) gets this long even when the run is being cancelled.
 TEARDOWN_SECONDS = 15.0
@@ -63,22 +63,37 @@ class _SessionObserver:
                 self.finished.set()
 
 
-def session_options(task: TaskSpec, on_permission: Callable[[str, bool], Any]) -> dict[str, Any]:
+# The type of the lines copilot-batch adds to events.jsonl for its permission decisions.
+PERMISSION_EVENT = "copilot_batch.permission"
+
+
+def session_options(
+    task: TaskSpec, on_permission: Callable[[AuditEntry], Any]
+) -> dict[str, Any]:
     """Keyword arguments for ``CopilotClient.create_session`` from a task spec."""
     options: dict[str, Any] = {
-        "on_permission_request": permission_handler(task.permissions, on_permission),
+        "on_permission_request": permission_handler(
+            task.permissions, task.working_directory, on_permission
+        ),
         "working_directory": str(task.working_directory),
         "streaming": task.streaming,
     }
-    if task.model is not None:
-        options["model"] = task.model
-    if task.provider is not None:
-        options["provider"] = dict(task.provider)
-    if task.system_message is not None:
-        options["system_message"] = dict(task.system_message)
-    tools = [tool for ref in task.custom_tools for tool in ref.tools]
-    if tools:
-        options["tools"] = tools
+    optional: dict[str, Any] = {
+        "model": task.model,
+        "provider": dict(task.provider) if task.provider is not None else None,
+        "system_message": dict(task.system_message) if task.system_message else None,
+        "tools": [tool for ref in task.custom_tools for tool in ref.tools] or None,
+        "available_tools": list(task.available_tools) if task.available_tools else None,
+        "excluded_tools": list(task.excluded_tools) if task.excluded_tools else None,
+        "skill_directories": [str(path) for path in task.skill_directories] or None,
+        "disabled_skills": list(task.disabled_skills) or None,
+        "mcp_servers": (
+            {name: dict(server) for name, server in task.mcp_servers.items()}
+            if task.mcp_servers
+            else None
+        ),
+    }
+    options.update({key: value for key, value in optional.items() if value is not None})
     return options
 
 
@@ -99,10 +114,17 @@ async def run_task_session(
     session: CopilotSession | None = None
     unsubscribe: Callable[[], None] | None = None
 
-    def on_permission(kind: str, allowed: bool) -> None:
-        if not allowed:
-            result.permission_denials += 1
-        log.info("permission", kind=kind, decision="allow" if allowed else "deny")
+    def on_permission(entry: AuditEntry) -> None:
+        record = entry.to_record()
+        result.permission_audit.append(record)
+        sink.emit({"type": PERMISSION_EVENT, "data": record})
+        log.info(
+            "permission",
+            kind=record["kind"],
+            target=record["target"],
+            decision=record["decision"],
+            rule=record["rule"],
+        )
 
     try:
         with anyio.move_on_after(task.timeout_seconds) as deadline:

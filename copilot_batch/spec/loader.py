@@ -15,7 +15,7 @@ from typing import Any
 
 import jsonschema
 import yaml
-from jsonschema.exceptions import ValidationError, relevance
+from jsonschema.exceptions import ValidationError, best_match, relevance
 
 from ..errors import JobFileError, JobFilesInvalid, NoJobFilesError
 from .durations import parse_duration
@@ -157,17 +157,40 @@ def _describe(error: ValidationError, document: LocatedDocument, path: Path) -> 
             parse_duration(instance)
         except (TypeError, ValueError) as exc:
             return [at(str(exc))]
-    if error.validator in ("oneOf", "anyOf") and "description" in schema:
-        return [at(f"invalid value {instance!r}: {schema['description']}")]
+    if error.validator == "oneOf" and where[-1:] == ["permissions"] and isinstance(instance, str):
+        policy = "approve-all, deny-all or a policy with default and rules"
+        return [at(f"must be {policy}, not {instance!r}")]
+    if error.validator in ("oneOf", "anyOf"):
+        # Explain the branch meant for this value: of those that accept its type, the one
+        # it misses by the fewest errors (a policy object, not a shorthand; a remote MCP
+        # server, not a local one).
+        branches: dict[Any, list[ValidationError]] = {}
+        for sub in error.context or ():
+            branches.setdefault(sub.schema_path[0], []).append(sub)
+        fitting = [
+            errors
+            for errors in branches.values()
+            if not any(
+                not sub.relative_path and sub.validator in ("type", "enum", "const")
+                for sub in errors
+            )
+        ]
+        if fitting:
+            closest = min(fitting, key=lambda errors: len(errors))
+            return _describe(best_match(closest), document, path)
+        if "description" in schema:
+            return [at(f"invalid value {instance!r}: {schema['description']}")]
     if error.validator == "const" and where == ["version"]:
         return [at(f"unsupported version {instance!r}: this copilot-batch reads version 1")]
+    if error.validator == "enum":
+        return [at(f"must be one of {', '.join(map(str, expected))}, not {instance!r}")]
     if error.validator == "minItems" and expected == 1:
         return [at("must not be empty")]
     return [at(error.message)]
 
 
 def _unknown_key(key: str, known: list[str]) -> str:
-    close = difflib.get_close_matches(str(key), known, n=1)
+    close = difflib.get_close_matches(str(key), known, n=1, cutoff=0.7)
     hint = f" (did you mean {close[0]!r}?)" if close else f" (known keys: {', '.join(known)})"
     return f"unknown key {key!r}{hint}"
 

@@ -11,10 +11,9 @@ from typing import Any, Literal
 
 from copilot import Tool
 
-PermissionMode = Literal["approve-all", "deny-all"]
-
-# Provider fields whose values are credentials.
-SECRET_PROVIDER_FIELDS = ("api_key", "bearer_token")
+# What a secret value is written as.
+MASK = "***"
+PermissionAction = Literal["allow", "deny"]
 
 DEFAULT_TIMEOUT_SECONDS = 30 * 60.0
 
@@ -34,10 +33,58 @@ class SourcePosition:
 
 @dataclass(frozen=True)
 class CustomToolRef:
-    """A custom tool import path and the SDK tools it resolved to at load time."""
+    """A custom tool import path (with a factory's options) and the SDK tools it gave."""
 
     import_path: str
-    tools: tuple[Tool, ...] = field(compare=False, repr=False)
+    options: Mapping[str, Any] | None = None
+    tools: tuple[Tool, ...] = field(default=(), compare=False, repr=False)
+
+    def describe(self) -> str | dict[str, Any]:
+        if self.options is None:
+            return self.import_path
+        return {"use": self.import_path, "with": dict(self.options)}
+
+
+@dataclass(frozen=True)
+class PermissionRule:
+    """One rule of a permission policy. Empty pattern tuples match anything of the kind."""
+
+    name: str  # where it came from, as the audit names it: "rules[2]"
+    kind: str
+    action: PermissionAction
+    paths: tuple[str, ...] = ()
+    commands: tuple[str, ...] = ()
+    hosts: tuple[str, ...] = ()
+    tools: tuple[str, ...] = ()
+    servers: tuple[str, ...] = ()
+
+    def describe(self) -> dict[str, Any]:
+        record: dict[str, Any] = {"kind": self.kind, "action": self.action}
+        for key in ("paths", "commands", "hosts", "tools", "servers"):
+            if getattr(self, key):
+                record[key] = list(getattr(self, key))
+        return record
+
+
+@dataclass(frozen=True)
+class PermissionPolicy:
+    """How a task's permission requests are answered: the first matching rule, else default.
+
+    ``shorthand`` keeps the job file's ``approve-all`` / ``deny-all`` spelling for display.
+    """
+
+    default: PermissionAction = "deny"
+    rules: tuple[PermissionRule, ...] = ()
+    shorthand: str | None = None
+
+    @classmethod
+    def from_shorthand(cls, shorthand: str) -> PermissionPolicy:
+        return cls(default="allow" if shorthand == "approve-all" else "deny", shorthand=shorthand)
+
+    def describe(self) -> str | dict[str, Any]:
+        if self.shorthand is not None:
+            return self.shorthand
+        return {"default": self.default, "rules": [rule.describe() for rule in self.rules]}
 
 
 @dataclass(frozen=True)
@@ -52,20 +99,19 @@ class TaskSpec:
     matrix_values: Mapping[str, Any]
     working_directory: Path
     timeout_seconds: float
-    permissions: PermissionMode
+    permissions: PermissionPolicy
     streaming: bool
     model: str | None = None
     provider: Mapping[str, Any] | None = None
     system_message: Mapping[str, str] | None = None
     custom_tools: tuple[CustomToolRef, ...] = ()
-
-    def secrets(self) -> tuple[str, ...]:
-        """Credential values this task carries; they must never be written anywhere."""
-        if self.provider is None:
-            return ()
-        values = [self.provider[name] for name in SECRET_PROVIDER_FIELDS if self.provider.get(name)]
-        values.extend(self.provider.get("headers", {}).values())
-        return tuple(values)
+    available_tools: tuple[str, ...] | None = None
+    excluded_tools: tuple[str, ...] | None = None
+    skill_directories: tuple[Path, ...] = ()
+    disabled_skills: tuple[str, ...] = ()
+    mcp_servers: Mapping[str, Mapping[str, Any]] | None = None
+    # Credential values in provider and mcp_servers; they must never be written anywhere.
+    secrets: tuple[str, ...] = field(default=(), compare=False, repr=False)
 
     def describe(self) -> dict[str, Any]:
         """A JSON-ready description of the task, with credentials replaced by ``***``."""
@@ -76,20 +122,35 @@ class TaskSpec:
             "prompt": self.prompt,
             "matrix": dict(self.matrix_values),
             "model": self.model,
-            "provider": redact_provider(self.provider),
+            "provider": self._masked(self.provider),
             "system_message": dict(self.system_message) if self.system_message else None,
             "working_directory": str(self.working_directory),
             "timeout_seconds": self.timeout_seconds,
-            "permissions": self.permissions,
+            "permissions": self.permissions.describe(),
             "streaming": self.streaming,
-            "custom_tools": [ref.import_path for ref in self.custom_tools],
+            "custom_tools": [ref.describe() for ref in self.custom_tools],
+            "available_tools": _list_or_none(self.available_tools),
+            "excluded_tools": _list_or_none(self.excluded_tools),
+            "skill_directories": [str(path) for path in self.skill_directories],
+            "disabled_skills": list(self.disabled_skills),
+            "mcp_servers": self._masked(self.mcp_servers),
         }
+
+    def _masked(self, value: Any) -> Any:
+        """A copy of JSON-like ``value`` with every secret string replaced by ``***``."""
+        if isinstance(value, Mapping):
+            return {key: self._masked(item) for key, item in value.items()}
+        if isinstance(value, list | tuple):
+            return [self._masked(item) for item in value]
+        if isinstance(value, str) and value in self.secrets:
+            return MASK
+        return value
 
     def spec_hash(self) -> str:
         """A stable hash of what the task would do; changes when its expanded spec changes."""
         canonical = json.dumps(self.describe(), sort_keys=True, separators=(",", ":"))
         # describe() redacts credentials; mix in their digest so a new key counts as a change.
-        secrets_digest = hashlib.sha256("\0".join(self.secrets()).encode()).hexdigest()
+        secrets_digest = hashlib.sha256("\0".join(self.secrets).encode()).hexdigest()
         return hashlib.sha256((canonical + secrets_digest).encode()).hexdigest()[:16]
 
 
@@ -102,16 +163,8 @@ class JobSpec:
     sha256: str
     description: str | None
     tasks: tuple[TaskSpec, ...]
+    cli_url: str | None = None
 
 
-def redact_provider(provider: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    """The provider block with every credential replaced by ``***``."""
-    if provider is None:
-        return None
-    redacted = dict(provider)
-    for name in SECRET_PROVIDER_FIELDS:
-        if name in redacted:
-            redacted[name] = "***"
-    if "headers" in redacted:
-        redacted["headers"] = {key: "***" for key in redacted["headers"]}
-    return redacted
+def _list_or_none(values: tuple[str, ...] | None) -> list[str] | None:
+    return None if values is None else list(values)

@@ -7,51 +7,14 @@ import json
 import textwrap
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
+from run_helpers import SCRIPTS, read_events, read_json, run_at_model, run_job
 
-from copilot_batch import RunOptions, RunResult, TaskStatus, load_jobs, run_batch
+from copilot_batch import TaskStatus
 from copilot_batch.scripted_model import Fault, ScriptedModel, load_scripts
 
 pytestmark = [pytest.mark.anyio, pytest.mark.cli]
-
-SCRIPTS = Path(__file__).resolve().parents[1] / "data" / "scripts"
-
-
-def write_job(folder: Path, text: str, name: str = "job.yaml") -> Path:
-    path = folder / name
-    path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
-    return path
-
-
-async def run_job(
-    tmp_path: Path, text: str, environ: dict[str, str] | None = None, **options: Any
-) -> RunResult:
-    jobs = load_jobs([write_job(tmp_path, text)], environ=environ or {})
-    return await run_batch(jobs, RunOptions(out_dir=tmp_path / "runs", **options))
-
-
-async def run_at_model(
-    tmp_path: Path, model: ScriptedModel, body: str, **options: Any
-) -> RunResult:
-    """Run a job whose tasks reach ``model``, a scripted model the test started itself."""
-    head = (
-        "version: 1\ndefaults:\n  model: gpt-4.1\n"
-        '  provider: {type: openai, base_url: "${MODEL_URL}", api_key: not-a-secret}\n'
-    )
-    body = textwrap.dedent(body).lstrip("\n")
-    return await run_job(tmp_path, head + body, {"MODEL_URL": model.base_url}, **options)
-
-
-def read_events(result: RunResult, task_id: str) -> list[dict[str, Any]]:
-    path = result.folder / "tasks" / task_id / "events.jsonl"
-    return [json.loads(line) for line in path.read_text().splitlines()]
-
-
-def read_json(path: Path) -> Any:
-    return json.loads(path.read_text())
-
 
 async def test_custom_tool_call_replayed_from_recording(
     tmp_path: Path, snapshots_dir: Path

@@ -60,7 +60,7 @@ def test_issue_example_expands_matrix_templates_and_environment(tmp_path: Path) 
     assert api.working_directory == (tmp_path / "services" / "api").resolve()
     assert web.matrix_values == {"repo": "services/web"}
     assert api.timeout_seconds == 600
-    assert api.permissions == "deny-all"
+    assert api.permissions.describe() == "deny-all"
     assert api.provider is not None and api.provider["api_key"] == "key-from-env-123"
     assert api.system_message == {"mode": "append", "content": "You are a careful reviewer."}
     # The key never appears in what is written; the spec hash still notices a new key.
@@ -84,8 +84,9 @@ def test_name_defaults_to_file_stem_and_task_overrides_defaults(tmp_path: Path) 
     [job] = load_jobs([job_file], environ={})
     a, b = job.tasks
     assert job.name == "nightly-docs"
-    assert (a.model, a.timeout_seconds, a.permissions) == ("gpt-4.1", 30.0, "approve-all")
-    assert (b.model, b.timeout_seconds, b.permissions) == ("claude-sonnet-4.5", 5400.0, "deny-all")
+    assert (a.model, a.timeout_seconds, a.permissions.default) == ("gpt-4.1", 30.0, "allow")
+    assert (b.model, b.timeout_seconds) == ("claude-sonnet-4.5", 5400.0)
+    assert b.permissions.default == "deny"
     assert a.working_directory == tmp_path.resolve()
 
 
@@ -139,7 +140,7 @@ def test_matrix_product_order_is_task_then_combinations(tmp_path: Path) -> None:
             "version: 1\ncolour: red\ntasks: [{id: a, prompt: b}]\n",
             [
                 "2:1: $.colour: unknown key 'colour' (known keys: version, name, description, "
-                "defaults, matrix, tasks)"
+                "cli_url, defaults, matrix, tasks)"
             ],
             id="unknown-top-level-key",
         ),
@@ -163,7 +164,10 @@ def test_matrix_product_order_is_task_then_combinations(tmp_path: Path) -> None:
         ),
         pytest.param(
             "version: 1\ndefaults: {permissions: allow}\ntasks: [{id: a, prompt: b}]\n",
-            ["2:25: $.defaults.permissions: 'allow' is not one of ['approve-all', 'deny-all']"],
+            [
+                "2:25: $.defaults.permissions: must be approve-all, deny-all or a policy "
+                "with default and rules, not 'allow'"
+            ],
             id="bad-permissions",
         ),
         pytest.param(
@@ -239,8 +243,9 @@ def test_matrix_product_order_is_task_then_combinations(tmp_path: Path) -> None:
         pytest.param(
             "version: 1\ntasks:\n  - {id: a, prompt: x, tools: {custom: ['json:dumps']}}\n",
             [
-                "3:41: $.tasks[0].tools.custom[0]: 'json:dumps' is not a tool made with "
-                "copilot.define_tool (it is function)"
+                "3:41: $.tasks[0].tools.custom[0]: 'json:dumps' is neither a tool made with "
+                "copilot.define_tool nor a tool factory: calling it raised TypeError: "
+                "dumps() missing 1 required positional argument: 'obj'"
             ],
             id="custom-tool-not-a-tool",
         ),
@@ -263,7 +268,7 @@ def test_every_problem_in_every_file_is_reported_at_once(tmp_path: Path) -> None
     assert [str(error) for error in caught.value.errors] == [
         f"{first}:2:25: $.tasks[0].prompt: must be a string, not an integer",
         f"{first}:3:1: $.foo: unknown key 'foo' (known keys: version, name, description, "
-        "defaults, matrix, tasks)",
+        "cli_url, defaults, matrix, tasks)",
         f"{second}:2:36: $.tasks[0].model: must be a string, not an integer",
     ]
 

@@ -1,0 +1,94 @@
+"""``tools.custom`` entries → SDK tools: import, and call factories with their options.
+
+An entry names ``package.module:attribute``. The attribute is a tool made with
+``copilot.define_tool``, a list of them, or a *factory*: a function returning either,
+called with the entry's ``with`` options and, if it has a parameter of that name,
+``working_directory`` (the task's, absolute). A factory raises ``ValueError`` for bad
+options; the message is reported at the entry in the job file.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from copilot import Tool
+
+
+class ToolImportError(ValueError):
+    """An entry that gives no tools; the message says why."""
+
+
+def import_attribute(import_path: str, job_folder: Path) -> Any:
+    """The object at ``module:attribute``; the job file's folder is importable."""
+    module_name, attribute = import_path.split(":", 1)
+    sys.path.insert(0, str(job_folder))
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as exc:
+        raise ToolImportError(
+            f"cannot import module {module_name!r}: {type(exc).__name__}: {exc}"
+        ) from None
+    finally:
+        sys.path.remove(str(job_folder))
+    if not hasattr(module, attribute):
+        raise ToolImportError(f"module {module_name!r} has no attribute {attribute!r}")
+    return getattr(module, attribute)
+
+
+def tools_from(
+    value: Any,
+    import_path: str,
+    options: Mapping[str, Any] | None,
+    working_directory: Path,
+) -> tuple[Tool, ...]:
+    """The tools ``value`` (an imported attribute) stands for, calling it if a factory."""
+    if _is_tools(value):
+        if options is not None:
+            raise ToolImportError(f"{import_path!r} is a tool, not a factory; it takes no 'with'")
+        return _as_tuple(value)
+    if not callable(value):
+        raise ToolImportError(
+            f"{import_path!r} is not a tool made with copilot.define_tool "
+            f"(it is {type(value).__name__})"
+        )
+    arguments = dict(options or {})
+    try:
+        parameters = inspect.signature(value).parameters
+    except (TypeError, ValueError):
+        parameters = {}  # type: ignore[assignment]
+    if "working_directory" in parameters:
+        arguments["working_directory"] = working_directory
+    try:
+        made = value(**arguments)
+    except (TypeError, ValueError) as exc:
+        if options is None:
+            raise ToolImportError(
+                f"{import_path!r} is neither a tool made with copilot.define_tool nor a tool "
+                f"factory: calling it raised {type(exc).__name__}: {exc}"
+            ) from None
+        raise ToolImportError(f"tool factory {import_path!r}: {exc}") from None
+    if not _is_tools(made):
+        raise ToolImportError(
+            f"tool factory {import_path!r} returned {type(made).__name__}, "
+            "not a tool made with copilot.define_tool"
+        )
+    return _as_tuple(made)
+
+
+def _is_tools(value: Any) -> bool:
+    if isinstance(value, Tool):
+        return True
+    return (
+        isinstance(value, list | tuple)
+        and bool(value)
+        and all(isinstance(item, Tool) for item in value)
+    )
+
+
+def _as_tuple(value: Tool | list[Tool] | tuple[Tool, ...]) -> tuple[Tool, ...]:
+    return (value,) if isinstance(value, Tool) else tuple(value)

@@ -1,0 +1,200 @@
+"""Task option blocks → what the session gets: provider, MCP servers, policy, tools, skills.
+
+Each function reads one schema-valid block, reports problems at their place and returns
+the value the runtime needs. Values read from ``${VAR}`` come from the environment.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, cast
+
+from .model import PermissionAction, PermissionPolicy, PermissionRule
+from .problems import Problems, Where
+from .skills import SkillError, discover_skills
+
+# The CLI's built-in tools (1.0.102 offers the first group to every model we tried; the
+# second group appears with other models or versions).
+BUILTIN_TOOLS = (
+    "bash", "read_bash", "write_bash", "stop_bash", "list_bash", "view", "create", "edit",
+    "web_fetch", "semantic_code_search", "skill", "sql", "read_agent", "list_agents",
+    "write_agent", "grep", "glob", "task",
+    "apply_patch", "str_replace_editor", "store_memory", "report_intent", "update_todo",
+    "powershell", "read_powershell", "write_powershell", "stop_powershell", "list_powershell",
+    "fetch_copilot_cli_documentation",
+)  # fmt: skip
+
+# Which pattern lists a rule of each kind may carry.
+RULE_FIELDS = {
+    "read": ("paths",),
+    "write": ("paths",),
+    "shell": ("commands",),
+    "url": ("hosts",),
+    "mcp": ("servers", "tools"),
+    "custom-tool": ("tools",),
+    "memory": (),
+    "hook": ("tools",),
+}
+_PATTERN_FIELDS = ("paths", "commands", "hosts", "tools", "servers")
+_ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def from_environment(
+    value: Any, where: Where, environ: Mapping[str, str], problems: Problems
+) -> Any:
+    """``value`` with every ``${VAR}`` in its strings replaced from ``environ``."""
+    if isinstance(value, dict):
+        return {
+            key: from_environment(item, (*where, key), environ, problems)
+            for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [
+            from_environment(item, (*where, index), environ, problems)
+            for index, item in enumerate(value)
+        ]
+    if not isinstance(value, str):
+        return value
+
+    def lookup(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in environ:
+            problems.add(where, f"environment variable {name} is not set")
+            return ""
+        return environ[name]
+
+    return _ENV_REFERENCE.sub(lookup, value)
+
+
+def _secret_map(values: Mapping[str, Any], secrets: list[str]) -> dict[str, str]:
+    """``{name: value | {value, secret}}`` → plain strings; secret ones go to ``secrets``."""
+    plain: dict[str, str] = {}
+    for name, entry in values.items():
+        value, secret = (
+            (entry, True)
+            if isinstance(entry, str)
+            else (
+                entry["value"],
+                entry.get("secret", True),
+            )
+        )
+        plain[name] = value
+        if secret and value:
+            secrets.append(value)
+    return plain
+
+
+def provider_option(
+    raw: Mapping[str, Any] | None,
+    where: Where,
+    environ: Mapping[str, str],
+    problems: Problems,
+    secrets: list[str],
+) -> dict[str, Any] | None:
+    """The SDK's ProviderConfig; api_key, bearer_token and secret headers go to ``secrets``."""
+    if raw is None:
+        return None
+    provider = cast(dict[str, Any], from_environment(raw, where, environ, problems))
+    secrets.extend(provider[name] for name in ("api_key", "bearer_token") if provider.get(name))
+    if "headers" in provider:
+        provider["headers"] = _secret_map(provider["headers"], secrets)
+    return provider
+
+
+def mcp_servers_option(
+    raw: Mapping[str, Any] | None,
+    where: Where,
+    job_folder: Path,
+    environ: Mapping[str, str],
+    problems: Problems,
+    secrets: list[str],
+) -> dict[str, dict[str, Any]] | None:
+    """The SDK's MCP server configs, by name, with every tool offered unless listed."""
+    if raw is None:
+        return None
+    servers = cast(dict[str, dict[str, Any]], from_environment(raw, where, environ, problems))
+    for name, server in servers.items():
+        server.setdefault("tools", ["*"])
+        for key in ("env", "headers"):
+            if key in server:
+                server[key] = _secret_map(server[key], secrets)
+        if "working_directory" in server:
+            directory = (job_folder / server["working_directory"]).resolve()
+            if not directory.is_dir():
+                problems.add((*where, name, "working_directory"), f"{directory} is not a directory")
+            server["working_directory"] = str(directory)
+    return servers
+
+
+def permission_policy(
+    raw: str | Mapping[str, Any] | None, where: Where, problems: Problems
+) -> PermissionPolicy:
+    """The task's policy; deny-all when the job file says nothing."""
+    if raw is None:
+        return PermissionPolicy.from_shorthand("deny-all")
+    if isinstance(raw, str):
+        return PermissionPolicy.from_shorthand(raw)
+    rules: list[PermissionRule] = []
+    for index, rule in enumerate(raw.get("rules", [])):
+        kind = rule["kind"]
+        allowed = RULE_FIELDS[kind]
+        for key in _PATTERN_FIELDS:
+            if key in rule and key not in allowed:
+                fits = ", ".join(allowed) if allowed else "no pattern list"
+                problems.add(
+                    (*where, "rules", index, key),
+                    f"a {kind!r} rule has no {key!r}; it takes {fits}",
+                    of_key=True,
+                )
+        rules.append(
+            PermissionRule(
+                name=f"rules[{index}]",
+                kind=kind,
+                action=cast(PermissionAction, rule["action"]),
+                **{key: tuple(rule[key]) for key in allowed if key in rule},
+            )
+        )
+    return PermissionPolicy(
+        default=cast(PermissionAction, raw.get("default", "deny")), rules=tuple(rules)
+    )
+
+
+def skills_option(
+    raw: Mapping[str, Any] | None, where: Where, job_folder: Path, problems: Problems
+) -> tuple[tuple[Path, ...], tuple[str, ...]]:
+    """Skill directories (resolved, each checked) and the names of disabled skills."""
+    if raw is None:
+        return (), ()
+    directories: list[Path] = []
+    for index, entry in enumerate(raw.get("directories", [])):
+        directory = (job_folder / entry).resolve()
+        try:
+            discover_skills(directory)
+        except SkillError as exc:
+            problems.add((*where, "directories", index), str(exc))
+        directories.append(directory)
+    return tuple(directories), tuple(raw.get("disabled", []))
+
+
+def tool_filter(
+    names: Sequence[str] | None,
+    where: Where,
+    custom_names: Iterable[str],
+    mcp_servers: Iterable[str],
+    problems: Problems,
+) -> tuple[str, ...] | None:
+    """An allow- or denylist of tool names, each a built-in, custom or MCP server tool."""
+    if names is None:
+        return None
+    known = [*BUILTIN_TOOLS, *custom_names]
+    mcp_prefixes = tuple(f"{server}-" for server in mcp_servers)
+    for index, name in enumerate(names):
+        if name in known or name.startswith(mcp_prefixes):
+            continue
+        close = difflib.get_close_matches(name, known, n=1)
+        hint = f"did you mean {close[0]!r}?" if close else "known: " + ", ".join(known)
+        problems.add((*where, index), f"unknown tool {name!r} ({hint})")
+    return tuple(names)
