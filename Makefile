@@ -29,6 +29,7 @@ test: lint
 
 lint: setup
 	$(BIN)/ruff check copilot_batch tests
+	$(BIN)/ruff format --check copilot_batch tests
 	$(BIN)/mypy
 
 clean:

@@ -18,8 +18,6 @@ SECRET_VARIABLES = (*TOKEN_VARIABLES, "COPILOT_CONNECTION_TOKEN")
 MIN_SECRET_LENGTH = 6
 
 
-
-
 class Redactor:
     """Replaces every known secret value with ``***`` in text and JSON-like data."""
 

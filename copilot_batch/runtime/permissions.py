@@ -96,6 +96,8 @@ def target_of(request: PermissionRequest) -> PermissionTarget:
             return PermissionTarget(kind, url, host=host, tool_call_id=tool_call_id)
         case "mcp":
             server, tool = str(request.server_name), str(request.tool_name)  # type: ignore[union-attr]
+            # CLI 1.0.102 names MCP tools "<server>-<tool>"; rules name the server's own name.
+            tool = tool.removeprefix(f"{server}-")
             return PermissionTarget(
                 kind, f"{server}/{tool}", tool=tool, server=server, tool_call_id=tool_call_id
             )
@@ -108,9 +110,7 @@ def target_of(request: PermissionRequest) -> PermissionTarget:
     return PermissionTarget(str(kind), str(kind), tool_call_id=tool_call_id)
 
 
-def decide(
-    policy: PermissionPolicy, target: PermissionTarget, working_directory: Path
-) -> Decision:
+def decide(policy: PermissionPolicy, target: PermissionTarget, working_directory: Path) -> Decision:
     """The first rule of the target's kind that matches decides; else the default.
 
     A read or write outside the working directory (after ``..`` and symlinks are resolved)

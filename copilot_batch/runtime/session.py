@@ -67,9 +67,7 @@ class _SessionObserver:
 PERMISSION_EVENT = "copilot_batch.permission"
 
 
-def session_options(
-    task: TaskSpec, on_permission: Callable[[AuditEntry], Any]
-) -> dict[str, Any]:
+def session_options(task: TaskSpec, on_permission: Callable[[AuditEntry], Any]) -> dict[str, Any]:
     """Keyword arguments for ``CopilotClient.create_session`` from a task spec."""
     options: dict[str, Any] = {
         "on_permission_request": permission_handler(

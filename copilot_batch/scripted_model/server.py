@@ -82,13 +82,15 @@ class RequestRecord:
 
     ``ended`` and ``status`` stay ``None`` while the request is open. ``status`` is the
     HTTP status sent (``None`` if none was). ``script``/``conversation`` name the match;
-    ``error`` says why there was none, or what the fault or a disconnection did.
+    ``error`` says why there was none, or what the fault or a disconnection did. ``tools``
+    names the tools the request offered the model.
     """
 
     started: float
     prompt: str = ""
     messages: int = 0
     streaming: bool = False
+    tools: tuple[str, ...] = ()
     ended: float | None = None
     status: int | None = None
     script: Path | None = None
@@ -322,7 +324,14 @@ class ScriptedModel:
             return _error(400, message, "invalid_request_error", None)
         streaming = body.get("stream") is True
         prompt = next((m.content or "" for m in normalised if m.role == "user"), "")
-        self._update(position, prompt=prompt, messages=len(normalised), streaming=streaming)
+        tools = tuple(
+            str(tool.get("function", {}).get("name"))
+            for tool in body.get("tools") or ()
+            if isinstance(tool, dict)
+        )
+        self._update(
+            position, prompt=prompt, messages=len(normalised), streaming=streaming, tools=tools
+        )
         if self.latency:
             await asyncio.sleep(self.latency)
 

@@ -26,6 +26,7 @@ class ToolImportError(ValueError):
 def import_attribute(import_path: str, job_folder: Path) -> Any:
     """The object at ``module:attribute``; the job file's folder is importable."""
     module_name, attribute = import_path.split(":", 1)
+    _forget_if_shadowed(module_name, job_folder)
     sys.path.insert(0, str(job_folder))
     try:
         module = importlib.import_module(module_name)
@@ -38,6 +39,23 @@ def import_attribute(import_path: str, job_folder: Path) -> Any:
     if not hasattr(module, attribute):
         raise ToolImportError(f"module {module_name!r} has no attribute {attribute!r}")
     return getattr(module, attribute)
+
+
+def _forget_if_shadowed(module_name: str, job_folder: Path) -> None:
+    """Drop an imported module of this name from elsewhere when the job folder has its own.
+
+    Two job files may each keep a ``tools.py`` beside them; each must get its own.
+    """
+    top = module_name.split(".", 1)[0]
+    here = [job_folder / top / "__init__.py", job_folder / f"{top}.py"]
+    local = next((path.resolve() for path in here if path.is_file()), None)
+    cached = sys.modules.get(top)
+    if local is None or cached is None:
+        return
+    cached_file = getattr(cached, "__file__", None)
+    if cached_file is None or Path(cached_file).resolve() != local:
+        for name in [name for name in sys.modules if name == top or name.startswith(top + ".")]:
+            del sys.modules[name]
 
 
 def tools_from(

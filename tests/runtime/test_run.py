@@ -16,6 +16,7 @@ from copilot_batch.scripted_model import Fault, ScriptedModel, load_scripts
 
 pytestmark = [pytest.mark.anyio, pytest.mark.cli]
 
+
 async def test_custom_tool_call_replayed_from_recording(
     tmp_path: Path, snapshots_dir: Path
 ) -> None:

@@ -1,4 +1,5 @@
-"""Skills reach the real CLI: loaded from the job's directories, disabled ones switched off."""
+"""Skills and tool lists reach the real CLI: skills loaded from the job's directories,
+disabled ones switched off, allow- and denylists shaping the tools the model is offered."""
 
 from __future__ import annotations
 
@@ -7,9 +8,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-from run_helpers import SCRIPTS, read_events, read_json, run_job
+from run_helpers import SCRIPTS, read_events, read_json, run_at_model, run_job
 
 from copilot_batch import TaskStatus
+from copilot_batch.scripted_model import ScriptedModel, load_scripts
 
 pytestmark = [pytest.mark.anyio, pytest.mark.cli]
 
@@ -93,3 +95,34 @@ async def test_repository_skills_load_and_a_disabled_one_does_not(tmp_path: Path
         if Path(skill["path"]).parent.parent == REPOSITORY / "skills"
     }
     assert ours == {"code-review": True, "coding-standards": False, "docgen": True}
+
+
+async def test_tool_allow_and_deny_lists_shape_what_the_model_is_offered(tmp_path: Path) -> None:
+    (tmp_path / "job_tools.py").write_text(
+        "from copilot import define_tool\n"
+        "from pydantic import BaseModel\n\n"
+        "class Text(BaseModel):\n    text: str\n\n"
+        "@define_tool(description='Upper-case the text')\n"
+        "def shout(params: Text) -> str:\n    return params.text.upper()\n"
+    )
+    scripts = load_scripts([SCRIPTS / "greetings.yaml"])
+    async with ScriptedModel(scripts) as model:
+        result = await run_at_model(
+            tmp_path,
+            model,
+            """
+            tasks:
+              - id: allowlist
+                prompt: Say hello.
+                tools: {custom: ["job_tools:shout"], available: [view, shout]}
+              - id: denylist
+                prompt: Say hello.
+                tools: {custom: ["job_tools:shout"], excluded: [bash, web_fetch, shout]}
+            """,
+        )
+        offered = [set(request.tools) for request in model.requests]
+    assert [task.status for task in result.results] == [TaskStatus.OK, TaskStatus.OK]
+    assert {"view", "shout"} in offered
+    [denylist] = [tools for tools in offered if tools != {"view", "shout"}]
+    assert {"view", "edit", "grep"} <= denylist
+    assert not {"bash", "web_fetch", "shout"} & denylist

@@ -13,7 +13,7 @@ from copilot_batch.spec.skills import SkillError, discover_skills
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 
-TOOLS_MODULE = '''
+TOOLS_MODULE = """
 from pathlib import Path
 from copilot import define_tool
 from pydantic import BaseModel
@@ -34,7 +34,7 @@ def greeter(greeting: str, working_directory: Path):
         return f"{greeting}, {params.text}"
 
     return greet
-'''
+"""
 
 
 @pytest.fixture
@@ -140,14 +140,18 @@ def test_all_step_two_options_expand_for_the_session(folder: Path) -> None:
     [
         pytest.param(
             "permissions: {rules: [{kind: shell, paths: [x], action: allow}]}",
-            ["3:60: $.tasks[0].permissions.rules[0].paths: a 'shell' rule has no 'paths'; "
-             "it takes commands"],
+            [
+                "3:60: $.tasks[0].permissions.rules[0].paths: a 'shell' rule has no 'paths'; "
+                "it takes commands"
+            ],
             id="rule-field-of-another-kind",
         ),
         pytest.param(
             "permissions: {rules: [{kind: network, action: allow}]}",
-            ["3:53: $.tasks[0].permissions.rules[0].kind: must be one of read, write, shell, "
-             "url, mcp, custom-tool, memory, hook, not 'network'"],
+            [
+                "3:53: $.tasks[0].permissions.rules[0].kind: must be one of read, write, shell, "
+                "url, mcp, custom-tool, memory, hook, not 'network'"
+            ],
             id="unknown-permission-kind",
         ),
         pytest.param(
@@ -162,45 +166,59 @@ def test_all_step_two_options_expand_for_the_session(folder: Path) -> None:
         ),
         pytest.param(
             "tools: {custom: ['job_tools:greeter']}",
-            ["3:41: $.tasks[0].tools.custom[0]: 'job_tools:greeter' is neither a tool made "
-             "with copilot.define_tool nor a tool factory: calling it raised TypeError: "
-             "greeter() missing 1 required positional argument: 'greeting'"],
+            [
+                "3:41: $.tasks[0].tools.custom[0]: 'job_tools:greeter' is neither a tool made "
+                "with copilot.define_tool nor a tool factory: calling it raised TypeError: "
+                "greeter() missing 1 required positional argument: 'greeting'"
+            ],
             id="factory-without-options",
         ),
         pytest.param(
             "tools: {custom: [{use: 'job_tools:greeter', with: {greeting: ''}}]}",
-            ["3:41: $.tasks[0].tools.custom[0]: tool factory 'job_tools:greeter': "
-             "greeting must not be empty"],
+            [
+                "3:41: $.tasks[0].tools.custom[0]: tool factory 'job_tools:greeter': "
+                "greeting must not be empty"
+            ],
             id="factory-rejects-options",
         ),
         pytest.param(
             "tools: {custom: [{use: 'job_tools:echo', with: {x: 1}}]}",
-            ["3:41: $.tasks[0].tools.custom[0]: 'job_tools:echo' is a tool, not a factory; "
-             "it takes no 'with'"],
+            [
+                "3:41: $.tasks[0].tools.custom[0]: 'job_tools:echo' is a tool, not a factory; "
+                "it takes no 'with'"
+            ],
             id="with-on-a-tool",
         ),
         pytest.param(
             "tools: {custom: [{use: 'job_tools:greeter', with: {greeting: '{{ nope }}'}}]}",
-            ["3:85: $.tasks[0].tools.custom[0].with.greeting: template error: 'nope' is "
-             "undefined (variables: none; the job has no matrix)"],
+            [
+                "3:85: $.tasks[0].tools.custom[0].with.greeting: template error: 'nope' is "
+                "undefined (variables: none; the job has no matrix)"
+            ],
             id="factory-option-template",
         ),
         pytest.param(
             "skills: {directories: [nowhere]}",
-            ["3:47: $.tasks[0].skills.directories[0]: skills directory {folder}/nowhere "
-             "does not exist"],
+            [
+                "3:47: $.tasks[0].skills.directories[0]: skills directory {folder}/nowhere "
+                "does not exist"
+            ],
             id="missing-skills-directory",
         ),
         pytest.param(
             "skills: {directories: [skills/alpha]}",
-            ["3:47: $.tasks[0].skills.directories[0]: {folder}/skills/alpha is a skill "
-             "folder; list the folder that holds it ({folder}/skills)"],
+            [
+                "3:47: $.tasks[0].skills.directories[0]: {folder}/skills/alpha is a skill "
+                "folder; list the folder that holds it ({folder}/skills)"
+            ],
             id="skill-folder-instead-of-its-parent",
         ),
         pytest.param(
             "provider: {type: openai, base_url: '${BASE}', api_key: '${KEY}'}",
-            ["3:59: $.tasks[0].provider.base_url: environment variable BASE is not set",
-             "3:79: $.tasks[0].provider.api_key: environment variable KEY is not set"],
+            [
+                "3:59: $.tasks[0].provider.base_url: environment variable BASE is not set",
+                "3:79: $.tasks[0].provider.api_key: environment variable KEY is not set",
+            ],
             id="missing-environment-variables",
         ),
         pytest.param(
@@ -255,3 +273,23 @@ def test_skill_front_matter_is_required(tmp_path: Path) -> None:
     (tmp_path / "plain" / "SKILL.md").write_text("---\nname: plain\n---\n")
     with pytest.raises(SkillError, match="front matter has no description"):
         discover_skills(tmp_path)
+
+
+def test_each_job_folder_gets_its_own_tools_module(tmp_path: Path) -> None:
+    jobs = []
+    for name in ("first", "second"):
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / "tools.py").write_text(
+            "from copilot import define_tool\n\n"
+            f"@define_tool(name='{name}_tool', description='{name}')\n"
+            "def tool() -> str:\n    return ''\n"
+        )
+        job = folder / "job.yaml"
+        job.write_text(
+            "version: 1\ntasks: [{id: " + name + ", prompt: x, tools: {custom: ['tools:tool']}}]\n"
+        )
+        jobs.append(job)
+    loaded = load_jobs(jobs, environ={})
+    names = [tool.name for job in loaded for ref in job.tasks[0].custom_tools for tool in ref.tools]
+    assert names == ["first_tool", "second_tool"]
