@@ -151,7 +151,10 @@ def _matches(
         return not rule.hosts or _any_glob((target.host or "").lower(), rule.hosts, fold=True)
     if rule.servers and not _any_glob(target.server or "", rule.servers):
         return False
-    return not rule.tools or _any_glob(target.tool or "", rule.tools)
+    names = [target.tool or ""]
+    if target.server is not None:
+        names.append(f"{target.server}-{target.tool}")  # the name the model sees
+    return not rule.tools or any(_any_glob(name, rule.tools) for name in names)
 
 
 def _any_glob(value: str, patterns: Sequence[str], *, fold: bool = False) -> bool:

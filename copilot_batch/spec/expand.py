@@ -131,6 +131,13 @@ class _JobExpander:
             )
             custom_names = [tool.name for ref in custom_tools for tool in ref.tools]
             servers = list(mcp_servers or {})
+
+            available_tools, excluded_tools = (
+                tool_filter(
+                    tools.get(key), (*origin("tools"), key), custom_names, servers, problems
+                )
+                for key in ("available", "excluded")
+            )
             yield TaskSpec(
                 id=task_id,
                 job_name=self.job_name,
@@ -153,20 +160,8 @@ class _JobExpander:
                     else None
                 ),
                 custom_tools=custom_tools,
-                available_tools=tool_filter(
-                    tools.get("available"),
-                    (*origin("tools"), "available"),
-                    custom_names,
-                    servers,
-                    problems,
-                ),
-                excluded_tools=tool_filter(
-                    tools.get("excluded"),
-                    (*origin("tools"), "excluded"),
-                    custom_names,
-                    servers,
-                    problems,
-                ),
+                available_tools=available_tools,
+                excluded_tools=excluded_tools,
                 skill_directories=skill_directories,
                 disabled_skills=disabled_skills,
                 mcp_servers=mcp_servers,

@@ -136,6 +136,10 @@ def test_tool_rules_match_tool_and_server_names(work: Path) -> None:
     assert (other.action, other.rule) == ("deny", "default")
     assert (mcp.action, mcp.rule) == ("allow", "rules[6]")
     assert other_server.action == "deny"
+    # The CLI offers the model "<server>-<tool>"; a rule may use that name too.
+    by_full_name = PermissionPolicy(rules=(rule(0, "mcp", tools=["echo-echo"]),))
+    full = decide(by_full_name, PermissionTarget("mcp", "e", tool="echo", server="echo"), work)
+    assert (full.action, full.rule) == ("allow", "rules[0]")
 
 
 def test_first_matching_rule_wins_and_kinds_do_not_mix(work: Path) -> None:

@@ -9,7 +9,7 @@ import pytest
 
 from copilot_batch import JobFilesInvalid, load_jobs
 from copilot_batch.errors import NoJobFilesError
-from copilot_batch.spec import resolve_job_paths
+from copilot_batch.spec import job_schema, resolve_job_paths
 
 
 def write(folder: Path, name: str, text: str) -> Path:
@@ -295,3 +295,27 @@ def test_paths_and_globs_resolve_in_order_without_repeats(tmp_path: Path) -> Non
     assert found == [tmp_path / "b.yaml", tmp_path / "a.yaml"]
     with pytest.raises(NoJobFilesError, match=r"no job file matches '.*nothing\*\.yaml'"):
         resolve_job_paths([str(tmp_path / "nothing*.yaml")])
+
+
+def test_every_key_of_the_published_schema_has_a_description() -> None:
+    schema = job_schema()
+    definitions = schema["$defs"]
+    undescribed: list[str] = []
+
+    def visit(node: object, where: str) -> None:
+        if isinstance(node, list):
+            for index, item in enumerate(node):
+                visit(item, f"{where}[{index}]")
+        if not isinstance(node, dict):
+            return
+        for key, value in node.get("properties", {}).items():
+            target = value
+            if "$ref" in value and "description" not in value:
+                target = definitions[value["$ref"].rsplit("/", 1)[-1]]
+            if "description" not in target:
+                undescribed.append(f"{where}.{key}")
+        for key, value in node.items():
+            visit(value, f"{where}/{key}")
+
+    visit(schema, "$")
+    assert undescribed == []
