@@ -20,10 +20,12 @@ from .located_yaml import LocatedDocument
 from .model import DEFAULT_TIMEOUT_SECONDS, CustomToolRef, JobSpec, TaskSpec
 from .options import (
     mcp_servers_option,
+    output_schema_option,
     permission_policy,
     provider_option,
     skills_option,
     tool_filter,
+    workspace_option,
 )
 from .problems import Problems, Where
 
@@ -91,6 +93,9 @@ class _JobExpander:
             secrets,
         )
         policy = permission_policy(options.get("permissions"), origin("permissions"), problems)
+        output_schema = output_schema_option(
+            options.get("output_schema"), origin("output_schema"), self.path.parent, problems
+        )
         skill_directories, disabled_skills = skills_option(
             options.get("skills"), origin("skills"), self.path.parent, problems
         )
@@ -165,6 +170,10 @@ class _JobExpander:
                 skill_directories=skill_directories,
                 disabled_skills=disabled_skills,
                 mcp_servers=mcp_servers,
+                workspace=workspace_option(
+                    options.get("workspace"), origin("workspace"), working_directory, problems
+                ),
+                output_schema=output_schema,
                 secrets=tuple(secrets),
             )
 

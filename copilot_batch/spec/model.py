@@ -14,6 +14,7 @@ from copilot import Tool
 # What a secret value is written as.
 MASK = "***"
 PermissionAction = Literal["allow", "deny"]
+WorkspaceMode = Literal["shared", "copy", "git-worktree"]
 
 DEFAULT_TIMEOUT_SECONDS = 30 * 60.0
 
@@ -110,6 +111,8 @@ class TaskSpec:
     skill_directories: tuple[Path, ...] = ()
     disabled_skills: tuple[str, ...] = ()
     mcp_servers: Mapping[str, Mapping[str, Any]] | None = None
+    workspace: WorkspaceMode = "shared"
+    output_schema: Mapping[str, Any] | None = None
     # Credential values in provider and mcp_servers; they must never be written anywhere.
     secrets: tuple[str, ...] = field(default=(), compare=False, repr=False)
 
@@ -134,6 +137,8 @@ class TaskSpec:
             "skill_directories": [str(path) for path in self.skill_directories],
             "disabled_skills": list(self.disabled_skills),
             "mcp_servers": self._masked(self.mcp_servers),
+            "workspace": self.workspace,
+            "output_schema": dict(self.output_schema) if self.output_schema else None,
         }
 
     def _masked(self, value: Any) -> Any:

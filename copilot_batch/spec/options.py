@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import difflib
 import re
+import subprocess
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, cast
 
-from .model import PermissionAction, PermissionPolicy, PermissionRule
+import jsonschema
+import yaml
+
+from .model import PermissionAction, PermissionPolicy, PermissionRule, WorkspaceMode
 from .problems import Problems, Where
 from .skills import SkillError, discover_skills
 
@@ -177,6 +181,54 @@ def skills_option(
             problems.add((*where, "directories", index), str(exc))
         directories.append(directory)
     return tuple(directories), tuple(raw.get("disabled", []))
+
+
+def output_schema_option(
+    raw: Mapping[str, Any] | str | None, where: Where, job_folder: Path, problems: Problems
+) -> dict[str, Any] | None:
+    """The JSON Schema a task's answer must match: inline, or read from a JSON/YAML file."""
+    if raw is None:
+        return None
+    schema: Any = raw
+    if isinstance(raw, str):
+        path = job_folder / raw
+        try:
+            schema = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError) as exc:
+            problems.add(where, f"cannot read output schema {path}: {exc}")
+            return None
+        except yaml.YAMLError as exc:
+            problems.add(where, f"output schema {path} is not JSON or YAML: {exc}")
+            return None
+    if not isinstance(schema, dict):
+        problems.add(where, "an output schema must be a JSON Schema object")
+        return None
+    try:
+        jsonschema.Draft202012Validator.check_schema(schema)
+    except jsonschema.SchemaError as exc:
+        at = "".join(f"[{part!r}]" for part in exc.absolute_path)
+        problems.add(where, f"not a valid JSON Schema: {exc.message} (at schema{at})")
+        return None
+    return cast(dict[str, Any], schema)
+
+
+def workspace_option(
+    mode: str | None, where: Where, working_directory: Path, problems: Problems
+) -> WorkspaceMode:
+    """The workspace mode; git-worktree needs the working directory inside a git repository."""
+    if mode == "git-worktree" and working_directory.is_dir():
+        found = subprocess.run(
+            ["git", "-C", str(working_directory), "rev-parse", "--show-toplevel"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if found.returncode != 0:
+            problems.add(
+                where,
+                f"workspace git-worktree needs a git repository; {working_directory} is not in one",
+            )
+    return cast(WorkspaceMode, mode or "shared")
 
 
 def tool_filter(
