@@ -67,6 +67,12 @@ class TaskResult:
     error: str | None = None
     error_type: str | None = None
     session_id: str | None = None
+    # The answer parsed and validated against the task's output_schema.
+    output: Any = None
+    # workspace copy/git-worktree: where the agent worked, and what it changed there.
+    workspace: dict[str, Any] | None = None
+    changed_files: list[str] = field(default_factory=list)
+    patch: str | None = None  # tasks/<id>/changes.patch, relative to the run folder
 
     @property
     def permission_denials(self) -> int:
@@ -100,6 +106,9 @@ class TaskResult:
             "permission_denials": self.permission_denials,
             "error": self.error,
             "error_type": self.error_type,
+            "output": self.output,
+            "changed_files": self.changed_files,
+            "patch": self.patch,
         }
         if with_spec:
             spec = self.task.describe()
@@ -110,6 +119,7 @@ class TaskResult:
             record["spec_hash"] = self.task.spec_hash()
             record["session_id"] = self.session_id
             record["permission_audit"] = self.permission_audit
+            record["workspace"] = self.workspace
         return record
 
 
