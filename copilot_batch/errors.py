@@ -15,9 +15,12 @@
      │    ├── CliStartError           the Copilot CLI did not start
      │    ├── CliConnectError         the Copilot CLI server at --cli-url did not answer
      │    └── NoAuthError             tasks need the GitHub Copilot API; nothing signs them in
+     ├── PatchApplyError              a task's patch does not apply to its source; exit code 1
      └── TaskFailure                  why a task did not end ok; recorded, never raised out of a run
           ├── TaskTimeout             the task's wall-clock limit expired
-          └── SessionError            the session reported session.error
+          ├── SessionError            the session reported session.error
+          ├── OutputInvalidError      the answer did not match the task's output_schema
+          └── WorkspaceError          a git command preparing or collecting a workspace failed
 
 Exceptions carry structured fields; ``str()`` renders them for people.
 """
@@ -199,6 +202,19 @@ class NoAuthError(SetupError):
         )
 
 
+class PatchApplyError(CopilotBatchError):
+    """``git apply`` refused a task's patch (a conflict); the source was left unchanged."""
+
+    def __init__(self, patch: Path, source: Path, reason: str) -> None:
+        self.patch = patch
+        self.source = source
+        self.reason = reason
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        return f"{self.patch} does not apply to {self.source}; nothing was changed: {self.reason}"
+
+
 class TaskFailure(CopilotBatchError):
     """Why one task did not end ``ok``. The runner records these; it never re-raises them."""
 
@@ -227,3 +243,30 @@ class SessionError(TaskFailure):
     def __str__(self) -> str:
         status = f" (HTTP {self.status_code})" if self.status_code is not None else ""
         return f"{self.error_type}{status}: {self.message}"
+
+
+class OutputInvalidError(TaskFailure):
+    """The final answer held no JSON, or JSON that does not match the task's output_schema."""
+
+    def __init__(self, problem: str, attempts: int) -> None:
+        self.problem = problem
+        self.attempts = attempts
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        return (
+            f"the answer does not match output_schema after {self.attempts} tries: {self.problem}"
+        )
+
+
+class WorkspaceError(TaskFailure):
+    """A git command that prepares or collects a task's workspace failed."""
+
+    def __init__(self, command: str, cwd: Path, stderr: str) -> None:
+        self.command = command
+        self.cwd = cwd
+        self.stderr = stderr
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        return f"{self.command} in {self.cwd} failed: {self.stderr}"

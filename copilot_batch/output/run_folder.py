@@ -79,8 +79,13 @@ class RunFolder:
 
     def write_json(self, path: Path, data: Any) -> None:
         """Write redacted JSON atomically: readers see the old file or the new one, never half."""
-        path.parent.mkdir(parents=True, exist_ok=True)
         text = json.dumps(self.redactor.data(data), indent=2, ensure_ascii=False) + "\n"
+        self.write_text(path, text)
+
+    def write_text(self, path: Path, text: str) -> None:
+        """Write redacted text atomically (temporary file, fsync, rename)."""
+        text = self.redactor.text(text)
+        path.parent.mkdir(parents=True, exist_ok=True)
         temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         with open(temporary, "w", encoding="utf-8") as file:
             file.write(text)

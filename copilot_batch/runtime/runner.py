@@ -23,6 +23,7 @@ from ..errors import (
     CopilotBatchError,
     NoAuthError,
     NoTasksSelectedError,
+    WorkspaceError,
 )
 from ..output.events import EventLogWriter, EventSink
 from ..output.records import TaskResult, TaskStatus
@@ -35,6 +36,7 @@ from ..spec import JobSpec, TaskSpec
 from .cli_binary import find_cli
 from .clients import CONNECTION_TOKEN_VARIABLE, CliProcess, CliServer, open_client
 from .session import run_task_session
+from .workspaces import Workspace, WorkspaceManager
 
 EXIT_OK, EXIT_TASKS_FAILED, EXIT_INTERRUPTED = 0, 1, 130
 
@@ -267,6 +269,7 @@ async def _run_tasks(
     observer: RunObserver | None,
 ) -> None:
     limiter = anyio.CapacityLimiter(state.options.concurrency)
+    workspaces = WorkspaceManager(state.folder.path, state.folder.run_id)
     writer = EventLogWriter(state.folder)
 
     async def record(result: TaskResult) -> None:
@@ -282,6 +285,22 @@ async def _run_tasks(
         if observer is not None:
             observer.task_finished(result)
 
+    async def record_changes(result: TaskResult, workspace: Workspace) -> None:
+        """Save what the task changed in its workspace as tasks/<id>/changes.patch."""
+        result.workspace = workspace.to_record()
+        try:
+            changes = await workspaces.finish(workspace)
+        except WorkspaceError as error:
+            log.error("collecting changes failed", task_id=result.task.id, error=str(error))
+            if result.status is TaskStatus.OK:
+                _failed(result, TaskStatus.ERROR, error)
+            return
+        result.changed_files = changes.files
+        if changes.patch:
+            patch = state.folder.task_dir(result.task.id) / "changes.patch"
+            state.folder.write_text(patch, changes.patch)
+            result.patch = patch.relative_to(state.folder.path).as_posix()
+
     async def run_one(task: TaskSpec, sink: EventSink) -> None:
         # Bound explicitly, not through contextvars: the SDK calls the task's event and
         # permission callbacks from its own dispatch, outside this task's context.
@@ -291,7 +310,27 @@ async def _run_tasks(
                 task_log.info("task started")
                 if observer is not None:
                     observer.task_started(task)
-                await run_task_session(client, task, sink, task_log, record)
+                try:
+                    workspace = await workspaces.prepare(task)
+                except WorkspaceError as error:
+                    unstarted = TaskResult(task=task, started_at=datetime.now(UTC))
+                    _failed(unstarted, TaskStatus.ERROR, error)
+                    unstarted.finished_at = datetime.now(UTC)
+                    await record(unstarted)
+                    return
+
+                async def record_in_place(result: TaskResult) -> None:
+                    result.task = task  # the job's working directory, not the workspace
+                    if workspace is not None:
+                        await record_changes(result, workspace)
+                    await record(result)
+
+                in_workspace = (
+                    dataclasses.replace(task, working_directory=workspace.path)
+                    if workspace is not None
+                    else task
+                )
+                await run_task_session(client, in_workspace, sink, task_log, record_in_place)
 
     async with anyio.create_task_group() as run_group:
         run_group.start_soon(writer.run)
@@ -324,6 +363,12 @@ async def _interruptible(
                 yield scope
             finally:
                 watcher_group.cancel_scope.cancel()
+
+
+def _failed(result: TaskResult, status: TaskStatus, error: BaseException) -> None:
+    result.status = status
+    result.error = str(error)
+    result.error_type = type(error).__name__
 
 
 def _mark_unstarted_cancelled(state: _RunState) -> None:

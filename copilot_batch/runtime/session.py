@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,11 +16,12 @@ from copilot.generated.session_events import (
 )
 from structlog.typing import FilteringBoundLogger
 
-from ..errors import SessionError, TaskTimeout
+from ..errors import OutputInvalidError, SessionError, TaskFailure, TaskTimeout
 from ..output.events import EventSink
 from ..output.records import TaskResult, TaskStatus, Usage
 from ..spec import TaskSpec
 from .permissions import AuditEntry, permission_handler
+from .structured_output import OutputProblem, output_instructions, parse_output, retry_prompt
 
 # Teardown (abort, disconnect, delete) gets this long even when the run is being cancelled.
 TEARDOWN_SECONDS = 15.0
@@ -36,6 +37,12 @@ class _SessionObserver:
         self.usage = Usage()
         self.tool_calls = 0
         self.error: SessionError | None = None
+
+    async def turn(self, session: CopilotSession, prompt: str) -> None:
+        """Send ``prompt`` and wait until the session is idle or reports an error."""
+        self.finished = anyio.Event()
+        await session.send(prompt)
+        await self.finished.wait()
 
     def __call__(self, event: SessionEvent) -> None:
         self._sink.emit(event.to_dict())
@@ -79,7 +86,7 @@ def session_options(task: TaskSpec, on_permission: Callable[[AuditEntry], Any]) 
     optional: dict[str, Any] = {
         "model": task.model,
         "provider": dict(task.provider) if task.provider is not None else None,
-        "system_message": dict(task.system_message) if task.system_message else None,
+        "system_message": _system_message(task),
         "tools": [tool for ref in task.custom_tools for tool in ref.tools] or None,
         "available_tools": list(task.available_tools) if task.available_tools else None,
         "excluded_tools": list(task.excluded_tools) if task.excluded_tools else None,
@@ -93,6 +100,18 @@ def session_options(task: TaskSpec, on_permission: Callable[[AuditEntry], Any]) 
     }
     options.update({key: value for key, value in optional.items() if value is not None})
     return options
+
+
+def _system_message(task: TaskSpec) -> dict[str, str] | None:
+    """The job's system message, plus the request for JSON when there is an output_schema."""
+    message = dict(task.system_message) if task.system_message else None
+    if task.output_schema is None:
+        return message
+    instructions = output_instructions(task.output_schema)
+    if message is None:
+        return {"mode": "append", "content": instructions}
+    message["content"] = f"{message['content']}\n\n{instructions}"
+    return message
 
 
 async def run_task_session(
@@ -129,8 +148,9 @@ async def run_task_session(
             session = await client.create_session(**session_options(task, on_permission))
             result.session_id = session.session_id
             unsubscribe = session.on(observer)
-            await session.send(task.prompt)
-            await observer.finished.wait()
+            await observer.turn(session, task.prompt)
+            if task.output_schema is not None and observer.error is None:
+                result.output = await _checked_output(session, observer, task.output_schema)
         if deadline.cancelled_caught:
             _fail(result, TaskStatus.TIMEOUT, TaskTimeout("timeout", task.timeout_seconds))
         elif observer.error is not None:
@@ -141,6 +161,8 @@ async def run_task_session(
         result.status = TaskStatus.CANCELLED
         result.error = "the run was interrupted before the task finished"
         raise
+    except TaskFailure as failure:
+        _fail(result, TaskStatus.FAILED, failure)
     except Exception as exc:
         _fail(result, TaskStatus.ERROR, exc)
     finally:
@@ -154,6 +176,23 @@ async def run_task_session(
             result.tool_calls = observer.tool_calls
             result.finished_at = datetime.now(UTC)
             await record(result)
+
+
+async def _checked_output(
+    session: CopilotSession, observer: _SessionObserver, schema: Mapping[str, Any]
+) -> Any:
+    """The answer's JSON output; a refused answer is shown to the agent once, in the same
+    session. ``None`` if the retry ended in a session error (the caller records that)."""
+    try:
+        return parse_output(observer.final_message, schema)
+    except OutputProblem as problem:
+        await observer.turn(session, retry_prompt(problem))
+    if observer.error is not None:
+        return None
+    try:
+        return parse_output(observer.final_message, schema)
+    except OutputProblem as problem:
+        raise OutputInvalidError(str(problem), attempts=2) from None
 
 
 def _fail(result: TaskResult, status: TaskStatus, error: BaseException) -> None:

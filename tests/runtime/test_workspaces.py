@@ -1,0 +1,142 @@
+"""Isolated workspaces with the real CLI: parallel writing tasks never see each other's
+changes, the source is never touched, and each task's patch applies with git."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from run_helpers import read_json, run_job
+
+from copilot_batch import TaskStatus
+from copilot_batch.errors import PatchApplyError
+from copilot_batch.runtime.workspaces import apply_patch
+
+pytestmark = [pytest.mark.anyio, pytest.mark.cli]
+
+WRITERS = 3
+
+
+def git(*arguments: str, cwd: Path) -> str:
+    return subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@t", *arguments],
+        cwd=cwd, check=True, capture_output=True, text=True,
+    ).stdout  # fmt: skip
+
+
+def edit_conversation(task_id: str, replacement: str) -> dict[str, Any]:
+    arguments = json.dumps(
+        {"path": "${workdir}/notes.txt", "old_str": "draft", "new_str": replacement},
+        separators=(",", ":"),
+    )
+    call = {
+        "id": "toolcall_0",
+        "type": "function",
+        "function": {"name": "edit", "arguments": arguments},
+    }
+    edited = "File ${workdir}/notes.txt updated with changes."
+    return {
+        "messages": [
+            {"role": "system", "content": "${system}"},
+            {"role": "user", "content": f"Finish the notes for {task_id}."},
+            {"role": "assistant", "tool_calls": [call]},
+            {"role": "tool", "tool_call_id": "toolcall_0", "content": edited},
+            {"role": "assistant", "content": f"{task_id} edited."},
+        ]
+    }
+
+
+@pytest.fixture
+def repository(tmp_path: Path) -> Path:
+    """A git repository whose project/ folder holds notes.txt, the file every task edits."""
+    repo = tmp_path / "repo"
+    (repo / "project").mkdir(parents=True)
+    (repo / "project" / "notes.txt").write_text("status: draft\n")
+    (repo / "README.md").write_text("A repository.\n")
+    git("init", "-q", cwd=repo)
+    git("add", "-A", cwd=repo)
+    git("commit", "-q", "-m", "initial", cwd=repo)
+    return repo
+
+
+async def test_parallel_writers_stay_isolated_and_their_patches_apply(
+    tmp_path: Path, repository: Path
+) -> None:
+    tasks = [
+        (f"{mode}-{n}", mode) for mode in ("copy", "git-worktree") for n in range(1, WRITERS + 1)
+    ]
+    script = tmp_path / "edits.yaml"
+    conversations = [edit_conversation(task_id, f"final {task_id}") for task_id, _ in tasks]
+    script.write_text(yaml.safe_dump({"models": ["gpt-4.1"], "conversations": conversations}))
+    job = {
+        "version": 1,
+        "defaults": {"working_directory": "repo/project", "permissions": "approve-all"},
+        "tasks": [
+            {"id": task_id, "prompt": f"Finish the notes for {task_id}.", "workspace": mode}
+            for task_id, mode in tasks
+        ],
+    }
+    result = await run_job(tmp_path, yaml.safe_dump(job), replay=(script,), concurrency=6)
+
+    source = repository / "project" / "notes.txt"
+    assert source.read_text() == "status: draft\n"
+    assert git("status", "--porcelain", cwd=repository) == ""
+    for task_id, mode in tasks:
+        task = next(t for t in result.results if t.task.id == task_id)
+        assert task.status is TaskStatus.OK, (task_id, task.error)
+        record = read_json(result.folder / "tasks" / task_id / "result.json")
+        assert record["workspace"]["mode"] == mode
+        assert record["options"]["working_directory"] == str(repository / "project")
+        patch = (result.folder / record["patch"]).read_text()
+        # Each patch holds its own task's change and nobody else's.
+        assert [line for line in patch.splitlines() if line.startswith(("+s", "-s"))] == [
+            "-status: draft",
+            f"+status: final {task_id}",
+        ]
+        expected_file = "notes.txt" if mode == "copy" else "project/notes.txt"
+        assert record["changed_files"] == [expected_file]
+        assert not (result.folder / "workspaces" / task_id).exists()
+        if mode == "git-worktree":
+            branch = record["workspace"]["branch"]
+            assert branch == f"copilot-batch/{result.run_id}/{task_id}"
+            shown = git("show", f"{branch}:project/notes.txt", cwd=repository)
+            assert shown == f"status: final {task_id}\n"
+        # The patch applies to the untouched source (paths from its patch_root).
+        inside = Path(record["workspace"]["patch_root"]).relative_to(repository)
+        directory = [] if inside == Path() else [f"--directory={inside}"]
+        git("apply", "--check", *directory, str(result.folder / record["patch"]), cwd=repository)
+
+    # Bring one task's change back; a second, conflicting patch is refused, changing nothing.
+    first, second = (
+        read_json(result.folder / "tasks" / t / "result.json") for t in ("copy-1", "git-worktree-2")
+    )
+    await apply_patch(result.folder / first["patch"], Path(first["workspace"]["patch_root"]))
+    assert source.read_text() == "status: final copy-1\n"
+    with pytest.raises(PatchApplyError, match="does not apply"):
+        await apply_patch(result.folder / second["patch"], Path(second["workspace"]["patch_root"]))
+    assert source.read_text() == "status: final copy-1\n"
+
+
+async def test_a_task_that_changes_nothing_has_no_patch(tmp_path: Path, repository: Path) -> None:
+    script = tmp_path / "quiet.yaml"
+    conversation = {
+        "messages": [
+            {"role": "system", "content": "${system}"},
+            {"role": "user", "content": "Look, do not touch."},
+            {"role": "assistant", "content": "Nothing to change."},
+        ]
+    }
+    script.write_text(yaml.safe_dump({"models": ["gpt-4.1"], "conversations": [conversation]}))
+    result = await run_job(
+        tmp_path,
+        "version: 1\ntasks: [{id: quiet, prompt: 'Look, do not touch.', workspace: git-worktree, "
+        "working_directory: repo}]\n",
+        replay=(script,),
+    )
+    [task] = result.results
+    assert task.status is TaskStatus.OK, task.error
+    assert (task.patch, task.changed_files) == (None, [])
