@@ -23,6 +23,7 @@ from .runtime.runner import (
     run_batch,
     select_tasks,
 )
+from .runtime.workspaces import apply_run
 from .scripted_model import load_scripts, serve_forever
 from .spec import JobSpec, TaskSpec, job_schema, load_jobs, resolve_job_paths
 from .spec.skills import Skill, discover_skills
@@ -109,6 +110,12 @@ class _TerminalObserver:
     help="Serve these scripted-model files or folders and point "
     "every task at them (offline, no login).",
 )
+@click.option(
+    "--apply",
+    "apply_changes",
+    is_flag=True,
+    help="After the run, apply the patches of ok tasks to their sources.",
+)
 @click.option("--quiet", "-q", is_flag=True, help="Print only the final summary.")
 @_exits_on_errors
 def run(
@@ -122,6 +129,7 @@ def run(
     cli_path: str | None,
     cli_url: str | None,
     replay: tuple[Path, ...],
+    apply_changes: bool,
     quiet: bool,
 ) -> None:
     """Run every task of the job files PATHS (files or globs) as one run."""
@@ -145,7 +153,10 @@ def run(
     observer = None if quiet else _TerminalObserver(console, tasks)
     result = anyio.run(run_batch, jobs, options, observer, backend="asyncio")
     print_summary(console, result.record, str(result.folder))
-    sys.exit(result.exit_code)
+    exit_code = result.exit_code
+    if apply_changes and not result.interrupted:
+        exit_code = max(exit_code, _apply(result.folder, ()))
+    sys.exit(exit_code)
 
 
 @main.command()
@@ -192,6 +203,29 @@ def skills(paths: tuple[str, ...]) -> None:
         off = "disabled in: " + ", ".join(disabled[skill]) if skill in disabled else ""
         columns = [skill.name, skill.description, str(skill.path), used, off]
         click.echo("\t".join(columns).rstrip())
+
+
+@main.command("apply")
+@click.argument("run_folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--only", multiple=True, metavar="GLOB", help="Apply only task ids matching GLOB.")
+@_exits_on_errors
+def apply_patches(run_folder: Path, only: tuple[str, ...]) -> None:
+    """Apply the patches of a run's ok tasks (workspace copy or git-worktree) to their sources."""
+    sys.exit(_apply(run_folder, only))
+
+
+def _apply(run_folder: Path, only: Sequence[str]) -> int:
+    """Apply and report each patch; exit code 1 if any was refused."""
+    outcomes = anyio.run(apply_run, run_folder, only, backend="asyncio")
+    console = Console(highlight=False)
+    if not outcomes:
+        console.print("no patches to apply: no ok task changed files")
+    for outcome in outcomes:
+        if outcome.error is None:
+            console.print(f"[green]applied[/green] {outcome.task_id}: {', '.join(outcome.files)}")
+        else:
+            console.print(f"[red]refused[/red] {outcome.task_id}: {escape(str(outcome.error))}")
+    return 1 if any(outcome.error for outcome in outcomes) else 0
 
 
 @main.command()

@@ -11,7 +11,10 @@ which is never touched while the run lasts.
 
 from __future__ import annotations
 
+import fnmatch
+import json
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -148,3 +151,34 @@ async def apply_patch(patch_file: Path, patch_root: Path) -> None:
         await git("apply", *prefix, str(patch_file.resolve()), cwd=cwd)
     except WorkspaceError as error:
         raise PatchApplyError(patch_file, patch_root, error.stderr) from None
+
+
+@dataclass(frozen=True)
+class AppliedPatch:
+    """One task's patch brought back to its source, or why it was not."""
+
+    task_id: str
+    files: list[str]
+    error: PatchApplyError | None = None
+
+
+async def apply_run(run_path: Path, only: Sequence[str] = ()) -> list[AppliedPatch]:
+    """Apply the patches of a run's ``ok`` tasks (those matching ``only``) to their sources,
+    in run order. A patch that does not apply is refused and the others still go ahead."""
+    run = json.loads((run_path / "run.json").read_text(encoding="utf-8"))
+    applied: list[AppliedPatch] = []
+    for entry in run["tasks"]:
+        task_id = entry["id"]
+        if entry["status"] != "ok" or not entry.get("patch"):
+            continue
+        if only and not any(fnmatch.fnmatchcase(task_id, pattern) for pattern in only):
+            continue
+        record = json.loads((run_path / "tasks" / task_id / "result.json").read_text("utf-8"))
+        patch_root = Path(record["workspace"]["patch_root"])
+        try:
+            await apply_patch(run_path / record["patch"], patch_root)
+        except PatchApplyError as error:
+            applied.append(AppliedPatch(task_id, record["changed_files"], error))
+        else:
+            applied.append(AppliedPatch(task_id, record["changed_files"]))
+    return applied

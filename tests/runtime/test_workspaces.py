@@ -10,13 +10,15 @@ from typing import Any
 
 import pytest
 import yaml
+from click.testing import CliRunner
 from run_helpers import read_json, run_job
 
 from copilot_batch import TaskStatus
+from copilot_batch.cli import main
 from copilot_batch.errors import PatchApplyError
 from copilot_batch.runtime.workspaces import apply_patch
 
-pytestmark = [pytest.mark.anyio, pytest.mark.cli]
+pytestmark = [pytest.mark.cli]
 
 WRITERS = 3
 
@@ -63,6 +65,7 @@ def repository(tmp_path: Path) -> Path:
     return repo
 
 
+@pytest.mark.anyio
 async def test_parallel_writers_stay_isolated_and_their_patches_apply(
     tmp_path: Path, repository: Path
 ) -> None:
@@ -121,6 +124,7 @@ async def test_parallel_writers_stay_isolated_and_their_patches_apply(
     assert source.read_text() == "status: final copy-1\n"
 
 
+@pytest.mark.anyio
 async def test_a_task_that_changes_nothing_has_no_patch(tmp_path: Path, repository: Path) -> None:
     script = tmp_path / "quiet.yaml"
     conversation = {
@@ -140,3 +144,30 @@ async def test_a_task_that_changes_nothing_has_no_patch(tmp_path: Path, reposito
     [task] = result.results
     assert task.status is TaskStatus.OK, task.error
     assert (task.patch, task.changed_files) == (None, [])
+
+
+def test_run_apply_brings_changes_back_and_apply_refuses_a_second_time(
+    tmp_path: Path, repository: Path
+) -> None:
+    script = tmp_path / "edit.yaml"
+    conversation = edit_conversation("solo", "final")
+    script.write_text(yaml.safe_dump({"models": ["gpt-4.1"], "conversations": [conversation]}))
+    job = tmp_path / "job.yaml"
+    job.write_text(
+        "version: 1\n"
+        "tasks: [{id: solo, prompt: Finish the notes for solo., workspace: copy,\n"
+        "         working_directory: repo/project, permissions: approve-all}]\n"
+    )
+    runs = tmp_path / "runs"
+    ran = CliRunner().invoke(
+        main,
+        ["run", str(job), "--replay", str(script), "--out", str(runs), "--run-id", "r1", "--apply"],
+    )
+    assert ran.exit_code == 0, ran.output
+    assert "applied solo: notes.txt" in ran.output
+    assert (repository / "project" / "notes.txt").read_text() == "status: final\n"
+
+    again = CliRunner().invoke(main, ["apply", str(runs / "r1")])
+    assert again.exit_code == 1
+    assert "refused solo" in again.output and "does not apply" in again.output
+    assert (repository / "project" / "notes.txt").read_text() == "status: final\n"
