@@ -21,7 +21,9 @@ node_modules/.package-lock.json: package.json package-lock.json
 
 setup: $(BIN)/copilot-batch node_modules/.package-lock.json
 
+# review-repos.yaml reviews three small git repositories that the script makes first.
 demo: setup
+	$(BIN)/python jobs/review/make_sample_repos.py
 	$(BIN)/copilot-batch run jobs/*.yaml --replay jobs/scripts --out $(RUNS)
 
 test: lint

@@ -180,8 +180,15 @@ def list_tasks(paths: tuple[str, ...]) -> None:
 def _print_tasks(tasks: Sequence[TaskSpec]) -> None:
     """Tab-separated, for people and for cut/awk: id, job, matrix values."""
     for task in tasks:
-        values = " ".join(f"{key}={value}" for key, value in task.matrix_values.items())
+        values = " ".join(f"{key}={_compact(value)}" for key, value in task.matrix_values.items())
         click.echo(f"{task.id}\t{task.job_name}\t{values}".rstrip())
+
+
+def _compact(value: Any) -> str:
+    """A matrix value on one line: objects and lists as compact JSON."""
+    if isinstance(value, dict | list):
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    return str(value)
 
 
 @main.command()

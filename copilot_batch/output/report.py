@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -83,7 +84,12 @@ def task_line(result: TaskResult, id_width: int = 0) -> Text:
     ``id_width`` pads the id so the lines of one run line up."""
     style = _STATUS_STYLE[result.status]
     duration = f"{result.duration_seconds:.1f}s" if result.duration_seconds is not None else "-"
-    detail = result.error if result.status is not TaskStatus.OK else result.final_message
+    if result.status is not TaskStatus.OK:
+        detail = result.error
+    elif result.output is not None:  # the answer is JSON: show the parsed value
+        detail = json.dumps(result.output, ensure_ascii=False)
+    else:
+        detail = result.final_message
     line = Text()
     line.append(f"{result.status:<9}", style=style)
     line.append(f" {result.task.id:<{id_width}}  ", style="bold")

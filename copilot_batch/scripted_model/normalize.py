@@ -47,12 +47,10 @@ _COMPACTION_PROMPT = re.compile(
     r"The history is being compacted.*",
     re.DOTALL,
 )
-# Some CLI versions repeat SKILL.md's front matter inside the skill context; recordings omit it.
-_SKILL_FRONT_MATTER = re.compile(
-    r"(<skill-context\b[^>]*>\s*Base directory for this skill:[^\r\n]*(?:\r?\n)+)"
-    r"---\r?\n(?:(?!</skill-context>).)*?\r?\n---(?:\r?\n)+",
-    re.DOTALL,
-)
+# A loaded skill's context holds its folder's absolute path and its SKILL.md, with or
+# without front matter depending on the CLI version. A script names the skill only.
+SKILL_CONTEXT_PLACEHOLDER = "${skill_context}"
+_SKILL_CONTEXT = re.compile(r"(<skill-context\b[^>]*>).*?(</skill-context>)", re.DOTALL)
 _LARGE_OUTPUT_NAME = re.compile(r"\d+-copilot-tool-output-[a-z0-9.]+")
 _LARGE_OUTPUT_PATH = re.compile(
     r"[^\s\"'`]*[\\/]session-state[\\/]temp[\\/]PLACEHOLDER-copilot-tool-output-PLACEHOLDER"
@@ -130,7 +128,7 @@ def working_directory(messages: Sequence[Mapping[str, Any]]) -> str | None:
 
 def normalize_user_text(text: str) -> str:
     """Drop the blocks the CLI adds around a prompt (time, reminders, instructions)."""
-    text = _SKILL_FRONT_MATTER.sub(r"\1", text)
+    text = _SKILL_CONTEXT.sub(rf"\1{SKILL_CONTEXT_PLACEHOLDER}\2", text)
     for block in _VOLATILE_USER_BLOCKS:
         text = block.sub("", text)
     return _COMPACTION_PROMPT.sub(COMPACTION_PLACEHOLDER, text).strip()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import json
 import re
 from collections.abc import Iterator, Mapping
@@ -17,6 +16,7 @@ from ..errors import JobFileError
 from .custom_tools import ToolImportError, import_attribute, tools_from
 from .durations import parse_duration
 from .located_yaml import LocatedDocument
+from .matrix import matrix_combinations
 from .model import DEFAULT_TIMEOUT_SECONDS, CustomToolRef, JobSpec, TaskSpec
 from .options import (
     mcp_servers_option,
@@ -64,7 +64,9 @@ class _JobExpander:
         self.problems = Problems(document, path)
         self.job_name: str = document.data.get("name", path.stem)
         self.defaults: dict[str, Any] = document.data.get("defaults", {})
-        self.combinations = list(_matrix_combinations(document.data.get("matrix", {})))
+        self.combinations = matrix_combinations(
+            document.data.get("matrix", {}), ("matrix",), path.parent, self.problems
+        )
         self.imported: dict[str, Any] = {}
         self.made_tools: dict[tuple[str, str, Path], tuple[Tool, ...]] = {}
         self.compiled: dict[str, jinja2.Template | None] = {}
@@ -105,6 +107,12 @@ class _JobExpander:
             for key in ("id", "prompt", "working_directory")
             if key in options
         }
+        if "prompt_file" in raw_task:
+            where = (*task_path, "prompt_file")
+            prompt = _read_prompt_file(self.path.parent / raw_task["prompt_file"], where, problems)
+            if prompt is None:
+                return
+            templates["prompt"] = (prompt, where)
         system_message = options.get("system_message")
         if system_message is not None:
             templates["system_message"] = (
@@ -114,7 +122,14 @@ class _JobExpander:
         if any(self._compile(source, where) is None for source, where in templates.values()):
             return
 
-        for values in self.combinations:
+        combinations = (
+            matrix_combinations(
+                raw_task["matrix"], (*task_path, "matrix"), self.path.parent, problems
+            )
+            if "matrix" in raw_task
+            else self.combinations
+        )
+        for values in combinations:
             texts = {key: self._render(*template, values) for key, template in templates.items()}
             if any(text is None for text in texts.values()):
                 continue
@@ -252,11 +267,12 @@ class _JobExpander:
         return None if failed else rendered
 
 
-def _matrix_combinations(matrix: Mapping[str, list[Any]]) -> Iterator[dict[str, Any]]:
-    """Every combination of matrix values, in key order; one empty combination without a matrix."""
-    keys = list(matrix)
-    for values in itertools.product(*(matrix[key] for key in keys)):
-        yield dict(zip(keys, values, strict=True))
+def _read_prompt_file(path: Path, where: Where, problems: Problems) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        problems.add(where, f"cannot read prompt file {path}: {getattr(exc, 'strerror', exc)}")
+        return None
 
 
 def _timeout(value: str | float | None, where: Where, problems: Problems) -> float:

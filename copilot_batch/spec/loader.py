@@ -160,6 +160,8 @@ def _describe(error: ValidationError, document: LocatedDocument, path: Path) -> 
     if error.validator == "oneOf" and where[-1:] == ["permissions"] and isinstance(instance, str):
         policy = "approve-all, deny-all or a policy with default and rules"
         return [at(f"must be {policy}, not {instance!r}")]
+    if error.validator == "oneOf" and not error.context and where[-2:-1] == ["tasks"]:
+        return [at("give prompt or prompt_file, not both")]  # valid under both branches
     if error.validator in ("oneOf", "anyOf"):
         # Explain the branch meant for this value: of those that accept its type, the one
         # it misses by the fewest errors (a policy object, not a shorthand; a remote MCP

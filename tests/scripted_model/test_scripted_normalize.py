@@ -50,17 +50,19 @@ def test_user_text_loses_what_the_cli_adds(text: str, expected: str) -> None:
     assert normalize_user_text(text) == expected
 
 
-def test_skill_context_loses_the_skill_front_matter() -> None:
+def test_skill_context_is_reduced_to_the_skills_name() -> None:
     with_front_matter = (
         '<skill-context name="s">\nBase directory for this skill: /w/.skills/s\n\n'
         "---\nname: s\ndescription: d\n---\n\n# Body\n</skill-context>"
     )
     without = (
-        '<skill-context name="s">\nBase directory for this skill: /w/.skills/s\n\n'
+        '<skill-context name="s">\nBase directory for this skill: /elsewhere/s\n\n'
         "# Body\n</skill-context>"
     )
-    assert normalize_user_text(with_front_matter) == without
-    assert normalize_user_text(without) == without
+    expected = '<skill-context name="s">${skill_context}</skill-context>'
+    assert normalize_user_text(with_front_matter) == expected
+    assert normalize_user_text(without) == expected
+    assert normalize_user_text(expected) == expected
 
 
 @pytest.mark.parametrize(

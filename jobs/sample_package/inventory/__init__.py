@@ -1,0 +1,1 @@
+"""A small inventory package: the sample the nightly-docs job documents."""
