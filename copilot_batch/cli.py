@@ -12,9 +12,10 @@ from typing import Any, TypeVar
 import anyio
 import click
 from rich.console import Console
+from rich.markdown import Markdown
 from rich.markup import escape
 
-from .errors import CopilotBatchError
+from .errors import CopilotBatchError, RunNotFoundError
 from .output.records import TaskResult
 from .output.report import print_summary, task_line
 from .runtime.runner import (
@@ -182,6 +183,66 @@ def _print_tasks(tasks: Sequence[TaskSpec]) -> None:
     for task in tasks:
         values = " ".join(f"{key}={_compact(value)}" for key, value in task.matrix_values.items())
         click.echo(f"{task.id}\t{task.job_name}\t{values}".rstrip())
+
+
+@main.command()
+@click.argument("run_name", metavar="RUN")
+@click.argument("task_id", metavar="[TASK]", required=False)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("runs"),
+    show_default=True,
+    help="Where to look for RUN when it is a run id.",
+)
+@_exits_on_errors
+def show(run_name: str, task_id: str | None, out_dir: Path) -> None:
+    """Print a run's summary, or one TASK's answer, output, changes and permission audit.
+
+    RUN is a run folder, or a run id under --out."""
+    run_path = _find_run(run_name, out_dir)
+    console = Console(highlight=False)
+    if task_id is None:
+        text = (run_path / "summary.md").read_text(encoding="utf-8")
+        console.print(Markdown(text) if console.is_terminal else text, soft_wrap=True)
+        return
+    result_file = run_path / "tasks" / task_id / "result.json"
+    if not result_file.is_file():
+        raise RunNotFoundError(str(run_path), task_id)
+    record = json.loads(result_file.read_text(encoding="utf-8"))
+    rows = [
+        ("task", record["id"]),
+        ("status", record["status"]),
+        ("duration", f"{record['duration_seconds']}s"),
+        ("error", record.get("error")),
+        ("patch", record.get("patch")),
+        ("changed", ", ".join(record.get("changed_files") or []) or None),
+    ]
+    for label, value in rows:
+        if value is not None:
+            console.print(f"[bold]{label:<9}[/bold] {escape(str(value))}", soft_wrap=True)
+    if record.get("final_message"):
+        console.print("[bold]answer[/bold]")
+        console.print(escape(record["final_message"]), soft_wrap=True)
+    if record.get("output") is not None:
+        console.print("[bold]output[/bold]")
+        console.print_json(json.dumps(record["output"]))
+    if record.get("permission_audit"):
+        console.print("[bold]permissions[/bold]")
+        for entry in record["permission_audit"]:
+            console.print(
+                f"  {entry['decision']:<5} {entry['kind']:<11} {escape(entry['target'])} "
+                f"({entry['rule']})",
+                soft_wrap=True,
+            )
+
+
+def _find_run(run_name: str, out_dir: Path) -> Path:
+    for candidate in (Path(run_name), out_dir / run_name):
+        if (candidate / "run.json").is_file():
+            return candidate
+    raise RunNotFoundError(run_name)
 
 
 def _compact(value: Any) -> str:

@@ -9,6 +9,7 @@
      │    ├── NoJobFilesError         the paths and globs matched no file
      │    ├── NoTasksSelectedError    --only matched no task
      │    ├── ConflictingCliUrlsError job files name different CLI servers
+     │    ├── RunNotFoundError        no run folder (or no such task in it) at the path given
      │    └── ScriptError             a scripted-model script could not be loaded
      ├── SetupError                   the environment cannot run tasks; exit code 2
      │    ├── CliNotFoundError        no Copilot CLI binary was found
@@ -120,6 +121,20 @@ class ConflictingCliUrlsError(InvalidInputError):
     def __str__(self) -> str:
         named = ", ".join(f"{path} names {url}" for path, url in self.urls.items())
         return f"the job files name different Copilot CLI servers ({named}); use --cli-url"
+
+
+class RunNotFoundError(InvalidInputError):
+    """The run folder (or the task in it) the command names does not exist."""
+
+    def __init__(self, looked_for: str, task_id: str | None = None) -> None:
+        self.looked_for = looked_for
+        self.task_id = task_id
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        if self.task_id is not None:
+            return f"run {self.looked_for} has no task {self.task_id!r}"
+        return f"no run folder (with a run.json) at {self.looked_for}"
 
 
 class ScriptError(InvalidInputError):

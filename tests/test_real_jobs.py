@@ -46,6 +46,12 @@ async def test_nightly_docs_writes_a_patch_per_module_that_applies(tmp_path: Pat
         documented = [tree, *(node for node in ast.walk(tree) if isinstance(node, DEFINITIONS))]
         assert all(ast.get_docstring(node) for node in documented), module
     assert sources() == before
+    summary = (result.folder / "summary.md").read_text()
+    for module in modules:
+        patch_row = (
+            f"| `docs-{module}` | `inventory/{module}.py` | `tasks/docs-{module}/changes.patch` |"
+        )
+        assert patch_row in summary
 
 
 async def test_review_repos_finds_the_planted_problems(tmp_path: Path) -> None:
@@ -72,3 +78,7 @@ async def test_review_repos_finds_the_planted_problems(tmp_path: Path) -> None:
         if finding["severity"] == "critical"
     }
     assert critical == {("review-search", "query.py", 5), ("review-notify", "mailer.py", 3)}
+    summary = (result.folder / "summary.md").read_text()
+    assert "| critical | `query.py` | 5 |" in summary
+    results = (result.folder / "results.jsonl").read_text().splitlines()
+    assert {json.loads(line)["id"] for line in results} == set(outputs)

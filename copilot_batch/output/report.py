@@ -116,8 +116,22 @@ def print_summary(console: Console, record: Mapping[str, Any], run_path: str) ->
         ),
         ("tool calls", str(counts["tool_calls"])),
         ("wall time", f"{duration:.1f}s" if duration is not None else "-"),
-        ("run folder", run_path),
     ]
+    tasks = record["tasks"]
+    patches = sum(1 for task in tasks if task.get("patch"))
+    if patches:
+        rows.append(("patches", f"{patches} (copilot-batch apply {run_path})"))
+    findings = Counter(
+        str(finding.get("severity"))
+        for task in tasks
+        if isinstance(task.get("output"), dict) and isinstance(task["output"].get("findings"), list)
+        for finding in task["output"]["findings"]
+        if isinstance(finding, dict)
+    )
+    if findings:
+        by_severity = ", ".join(f"{count} {severity}" for severity, count in findings.items())
+        rows.append(("findings", f"{findings.total()} ({by_severity})"))
+    rows += [("run folder", run_path), ("summary", f"{run_path}/summary.md")]
     for label, value in rows:
         line = Text()
         line.append(label if isinstance(label, Text) else Text(label))

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from .atomic import write_text_atomic
 from .redact import Redactor
 
 
@@ -84,11 +84,4 @@ class RunFolder:
 
     def write_text(self, path: Path, text: str) -> None:
         """Write redacted text atomically (temporary file, fsync, rename)."""
-        text = self.redactor.text(text)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        with open(temporary, "w", encoding="utf-8") as file:
-            file.write(text)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
+        write_text_atomic(path, self.redactor.text(text))

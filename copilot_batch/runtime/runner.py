@@ -29,6 +29,7 @@ from ..output.events import EventLogWriter, EventSink
 from ..output.records import TaskResult, TaskStatus
 from ..output.redact import TOKEN_VARIABLES, Redactor
 from ..output.report import run_record
+from ..output.reports import write_reports
 from ..output.run_folder import RunFolder, new_run_id
 from ..output.run_log import open_run_logger, sdk_logs_into
 from ..scripted_model import ScriptedModel, load_scripts
@@ -210,6 +211,10 @@ async def run_batch(
                     else "finished"
                 )
                 record = state.write_run_json(final)
+                try:
+                    write_reports(folder.path)
+                except (OSError, ValueError) as error:  # run.json is written: nothing is lost
+                    log.error("writing reports failed", error=repr(error))
                 log.info("run finished", state=final, totals=record["totals"])
 
     return RunResult(

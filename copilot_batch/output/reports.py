@@ -1,0 +1,204 @@
+"""Reports made from a run folder on disk: results.jsonl, summary.md and junit.xml.
+
+They are read from ``run.json`` and each ``tasks/<id>/result.json``, which were redacted
+when written, so nothing here can reveal a secret; and ``merge`` and ``show`` get the same
+reports from folders written by other processes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import xml.etree.ElementTree as ElementTree
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from .atomic import write_text_atomic
+
+_STATUS_MARK = {
+    "ok": "✅ ok",
+    "failed": "❌ failed",
+    "error": "❌ error",
+    "timeout": "⏱️ timeout",
+    "cancelled": "⏹️ cancelled",
+    "pending": "… pending",
+}
+_CELL_WIDTH = 100
+
+
+def read_run(run_path: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """run.json and the result.json of each of its tasks (its run.json entry if missing)."""
+    run: dict[str, Any] = json.loads((run_path / "run.json").read_text(encoding="utf-8"))
+    records = []
+    for entry in run["tasks"]:
+        path = run_path / "tasks" / entry["id"] / "result.json"
+        records.append(json.loads(path.read_text(encoding="utf-8")) if path.is_file() else entry)
+    return run, records
+
+
+def write_reports(run_path: Path) -> None:
+    """Write results.jsonl, summary.md and junit.xml; append the summary to GitHub's step
+    summary when ``GITHUB_STEP_SUMMARY`` names a file."""
+    run, records = read_run(run_path)
+    write_text_atomic(run_path / "results.jsonl", results_jsonl(records))
+    summary = summary_markdown(run, records)
+    write_text_atomic(run_path / "summary.md", summary)
+    write_text_atomic(run_path / "junit.xml", junit_xml(run, records))
+    step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if step_summary:
+        with open(step_summary, "a", encoding="utf-8") as file:
+            file.write(summary + "\n")
+
+
+def results_jsonl(records: Sequence[Mapping[str, Any]]) -> str:
+    """One JSON object per task, for pandas (``read_json(lines=True)``) and jq."""
+    lines = [
+        json.dumps(
+            {
+                "id": record["id"],
+                "job": record["job"],
+                "status": record["status"],
+                "matrix": record.get("matrix", {}),
+                "output": record.get("output"),
+                "error": record.get("error"),
+                "duration_seconds": record.get("duration_seconds"),
+                "total_tokens": record.get("usage", {}).get("total_tokens", 0),
+                "changed_files": record.get("changed_files", []),
+            },
+            ensure_ascii=False,
+        )
+        for record in records
+    ]
+    return "".join(line + "\n" for line in lines)
+
+
+def summary_markdown(run: Mapping[str, Any], records: Sequence[Mapping[str, Any]]) -> str:
+    """The run for people: totals, a table of tasks, findings and outputs, patches."""
+    totals = run["totals"]
+    counts = ", ".join(
+        f"{totals[status]} {status}" for status in _STATUS_MARK if totals.get(status)
+    )
+    duration = run.get("duration_seconds")
+    lines = [
+        f"# copilot-batch run `{run['run_id']}` ({run['state']})",
+        "",
+        f"**{totals['tasks']} tasks**: {counts or 'none'} · {totals['total_tokens']} tokens · "
+        f"{totals['tool_calls']} tool calls · {totals['permission_denials']} permission "
+        f"denials · {f'{duration:.1f}s' if duration is not None else 'still running'}",
+        "",
+        "| Task | Status | Duration | Tokens | Tools | Answer or error |",
+        "| --- | --- | ---: | ---: | ---: | --- |",
+    ]
+    for record in records:
+        seconds = record.get("duration_seconds")
+        lines.append(
+            "| "
+            + " | ".join(
+                [
+                    f"`{record['id']}`",
+                    _STATUS_MARK.get(record["status"], record["status"]),
+                    f"{seconds:.1f}s" if seconds is not None else "-",
+                    str(record.get("usage", {}).get("total_tokens", 0)),
+                    str(record.get("tool_calls", 0)),
+                    _cell(_answer(record)),
+                ]
+            )
+            + " |"
+        )
+    lines += _outputs_section(records) + _changes_section(records)
+    return "\n".join(lines) + "\n"
+
+
+def _answer(record: Mapping[str, Any]) -> str:
+    if record["status"] != "ok":
+        return record.get("error") or ""
+    if record.get("output") is not None:
+        output = record["output"]
+        if isinstance(output, dict) and isinstance(output.get("summary"), str):
+            return str(output["summary"])
+        return json.dumps(output, ensure_ascii=False)
+    return record.get("final_message") or ""
+
+
+def _cell(text: str, width: int | None = _CELL_WIDTH) -> str:
+    """Text for one table cell: pipes escaped; its first line, cut to ``width`` characters,
+    or with ``width=None`` all of it on one line."""
+    if width is None:
+        line = " ".join(text.split())
+    else:
+        line = next((line.strip() for line in text.splitlines() if line.strip()), "")
+        if len(line) > width:
+            line = line[: width - 1] + "…"
+    return line.replace("|", "\\|")
+
+
+def _outputs_section(records: Sequence[Mapping[str, Any]]) -> list[str]:
+    with_output = [record for record in records if record.get("output") is not None]
+    if not with_output:
+        return []
+    lines = ["", "## Outputs"]
+    for record in with_output:
+        output = record["output"]
+        lines += ["", f"### `{record['id']}`", ""]
+        findings = output.get("findings") if isinstance(output, dict) else None
+        if isinstance(findings, list) and all(isinstance(f, dict) for f in findings):
+            if not findings:
+                lines.append("No findings.")
+                continue
+            lines += ["| Severity | File | Line | Finding |", "| --- | --- | ---: | --- |"]
+            lines += [
+                f"| {_cell(str(f.get('severity', '')))} | `{_cell(str(f.get('file', '')))}` "
+                f"| {f.get('line', '')} | {_cell(str(f.get('message', '')), width=None)} |"
+                for f in findings
+            ]
+        else:
+            lines += ["```json", json.dumps(output, indent=2, ensure_ascii=False), "```"]
+    return lines
+
+
+def _changes_section(records: Sequence[Mapping[str, Any]]) -> list[str]:
+    changed = [record for record in records if record.get("changed_files")]
+    if not changed:
+        return []
+    lines = ["", "## Changes", "", "| Task | Files | Patch |", "| --- | --- | --- |"]
+    for record in changed:
+        files = ", ".join(f"`{name}`" for name in record["changed_files"])
+        lines.append(f"| `{record['id']}` | {files} | `{record.get('patch') or '-'}` |")
+    return lines
+
+
+def junit_xml(run: Mapping[str, Any], records: Sequence[Mapping[str, Any]]) -> str:
+    """One test case per task: failures for failed, error and timeout; skipped for the rest."""
+    failing = [r for r in records if r["status"] in ("failed", "error", "timeout")]
+    skipped = [r for r in records if r["status"] in ("cancelled", "pending")]
+    suite = ElementTree.Element(
+        "testsuite",
+        name=f"copilot-batch {run['run_id']}",
+        tests=str(len(records)),
+        failures=str(len(failing)),
+        errors="0",
+        skipped=str(len(skipped)),
+        time=f"{run.get('duration_seconds') or 0:.3f}",
+    )
+    for record in records:
+        case = ElementTree.SubElement(
+            suite,
+            "testcase",
+            classname=record["job"],
+            name=record["id"],
+            time=f"{record.get('duration_seconds') or 0:.3f}",
+        )
+        error = record.get("error") or ""
+        if record in failing:
+            failure = ElementTree.SubElement(
+                case, "failure", message=_cell(error), type=record["status"]
+            )
+            failure.text = error
+        elif record in skipped:
+            ElementTree.SubElement(case, "skipped", message=_cell(error))
+        answer = record.get("final_message")
+        if answer:
+            ElementTree.SubElement(case, "system-out").text = answer
+    ElementTree.indent(suite)
+    return ElementTree.tostring(suite, encoding="unicode", xml_declaration=True) + "\n"
