@@ -16,6 +16,7 @@ from rich.markdown import Markdown
 from rich.markup import escape
 
 from .errors import CopilotBatchError, RunNotFoundError
+from .output.merge import merge_runs
 from .output.records import TaskResult
 from .output.report import print_summary, task_line
 from .runtime.runner import (
@@ -24,6 +25,7 @@ from .runtime.runner import (
     run_batch,
     select_tasks,
 )
+from .runtime.shards import Shard, parse_shard
 from .runtime.workspaces import apply_run
 from .scripted_model import load_scripts, serve_forever
 from .spec import JobSpec, TaskSpec, job_schema, load_jobs, resolve_job_paths
@@ -95,6 +97,12 @@ class _TerminalObserver:
 )
 @click.option("--run-id", help="Name of the run folder (default: time-based).")
 @click.option("--only", multiple=True, metavar="GLOB", help="Run only task ids matching GLOB.")
+@click.option(
+    "--shard",
+    metavar="I/N",
+    callback=lambda _context, _parameter, value: _shard(value),
+    help="Run only the I-th of N disjoint slices of the tasks (for several machines).",
+)
 @click.option("--model", help="Use this model for every task.")
 @click.option("--dry-run", is_flag=True, help="Validate and list the tasks; start nothing.")
 @click.option("--cli-path", help="The Copilot CLI binary to run.")
@@ -125,6 +133,7 @@ def run(
     out_dir: Path,
     run_id: str | None,
     only: tuple[str, ...],
+    shard: Shard | None,
     model: str | None,
     dry_run: bool,
     cli_path: str | None,
@@ -139,6 +148,7 @@ def run(
         out_dir=out_dir,
         concurrency=concurrency,
         only=only,
+        shard=shard,
         model=model,
         cli_path=cli_path,
         cli_url=cli_url,
@@ -146,7 +156,7 @@ def run(
         run_id=run_id,
         handle_signals=True,
     )
-    tasks = select_tasks(jobs, only)
+    tasks = select_tasks(jobs, only, shard)
     if dry_run:
         _print_tasks(tasks)
         return
@@ -271,6 +281,33 @@ def skills(paths: tuple[str, ...]) -> None:
         off = "disabled in: " + ", ".join(disabled[skill]) if skill in disabled else ""
         columns = [skill.name, skill.description, str(skill.path), used, off]
         click.echo("\t".join(columns).rstrip())
+
+
+def _shard(value: str | None) -> Shard | None:
+    try:
+        return parse_shard(value) if value is not None else None
+    except ValueError as error:
+        raise click.BadParameter(str(error)) from None
+
+
+@main.command()
+@click.argument("runs", nargs=-1, required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("runs"),
+    show_default=True,
+    help="Folder that receives the merged <run-id>/.",
+)
+@click.option("--run-id", help="Name of the merged run folder (default: time-based).")
+@_exits_on_errors
+def merge(runs: tuple[Path, ...], out_dir: Path, run_id: str | None) -> None:
+    """Merge the run folders of one job's shards (run --shard I/N) into one run."""
+    merged = merge_runs(runs, out_dir, run_id)
+    print_summary(
+        Console(highlight=False), json.loads((merged / "run.json").read_text()), str(merged)
+    )
 
 
 @main.command("apply")

@@ -10,6 +10,7 @@
      │    ├── NoTasksSelectedError    --only matched no task
      │    ├── ConflictingCliUrlsError job files name different CLI servers
      │    ├── RunNotFoundError        no run folder (or no such task in it) at the path given
+     │    ├── MergeError              shard run folders that cannot be merged
      │    └── ScriptError             a scripted-model script could not be loaded
      ├── SetupError                   the environment cannot run tasks; exit code 2
      │    ├── CliNotFoundError        no Copilot CLI binary was found
@@ -135,6 +136,18 @@ class RunNotFoundError(InvalidInputError):
         if self.task_id is not None:
             return f"run {self.looked_for} has no task {self.task_id!r}"
         return f"no run folder (with a run.json) at {self.looked_for}"
+
+
+class MergeError(InvalidInputError):
+    """Shard run folders that do not belong together: other job files, or shared tasks."""
+
+    def __init__(self, reason: str, run_ids: Sequence[str]) -> None:
+        self.reason = reason
+        self.run_ids = tuple(run_ids)
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        return f"cannot merge runs {', '.join(self.run_ids)}: {self.reason}"
 
 
 class ScriptError(InvalidInputError):

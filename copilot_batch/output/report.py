@@ -24,18 +24,16 @@ _STATUS_STYLE = {
 }
 
 
-def totals(results: Sequence[TaskResult]) -> dict[str, Any]:
-    """Counts by status and summed usage, as run.json's ``totals``."""
-    by_status = Counter(result.status for result in results)
-    usage = Usage()
-    for result in results:
-        usage.add(result.usage)
+def totals(tasks: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Counts by status and summed usage over task records, as run.json's ``totals``."""
+    by_status = Counter(task["status"] for task in tasks)
+    usage_keys = list(Usage().to_record())
     return {
-        "tasks": len(results),
-        **{str(status): by_status.get(status, 0) for status in TaskStatus},
-        **usage.to_record(),
-        "tool_calls": sum(result.tool_calls for result in results),
-        "permission_denials": sum(result.permission_denials for result in results),
+        "tasks": len(tasks),
+        **{str(status): by_status.get(str(status), 0) for status in TaskStatus},
+        **{key: sum(task["usage"][key] for task in tasks) for key in usage_keys},
+        "tool_calls": sum(task["tool_calls"] for task in tasks),
+        "permission_denials": sum(task["permission_denials"] for task in tasks),
     }
 
 
@@ -53,6 +51,7 @@ def run_record(
 ) -> dict[str, Any]:
     """The content of run.json. ``state`` is running, finished, interrupted or failed (the
     run could not start its client; ``failure`` says why)."""
+    records = [result.to_record() for result in results]
     return {
         "run_id": run_id,
         "state": state,
@@ -68,8 +67,8 @@ def run_record(
         ],
         "options": dict(options),
         "environment": dict(environment),
-        "totals": totals(results),
-        "tasks": [result.to_record() for result in results],
+        "totals": totals(records),
+        "tasks": records,
     }
 
 

@@ -32,11 +32,12 @@ from ..output.report import run_record
 from ..output.reports import write_reports
 from ..output.run_folder import RunFolder, new_run_id
 from ..output.run_log import open_run_logger, sdk_logs_into
-from ..scripted_model import ScriptedModel, load_scripts
+from ..scripted_model import Script, ScriptedModel, load_scripts
 from ..spec import JobSpec, TaskSpec
 from .cli_binary import find_cli
 from .clients import CONNECTION_TOKEN_VARIABLE, CliProcess, CliServer, open_client
 from .session import run_task_session
+from .shards import Shard
 from .workspaces import Workspace, WorkspaceManager
 
 EXIT_OK, EXIT_TASKS_FAILED, EXIT_INTERRUPTED = 0, 1, 130
@@ -54,6 +55,7 @@ class RunOptions:
     out_dir: Path = Path("runs")
     concurrency: int = 4
     only: tuple[str, ...] = ()
+    shard: Shard | None = None
     model: str | None = None
     cli_path: str | None = None
     cli_url: str | None = None
@@ -66,6 +68,7 @@ class RunOptions:
             "out_dir": str(self.out_dir),
             "concurrency": self.concurrency,
             "only": list(self.only),
+            "shard": str(self.shard) if self.shard else None,
             "model": self.model,
             "cli_path": self.cli_path,
             "cli_url": self.cli_url,
@@ -100,15 +103,19 @@ class RunResult:
         return EXIT_TASKS_FAILED
 
 
-def select_tasks(jobs: Sequence[JobSpec], only: Sequence[str]) -> list[TaskSpec]:
-    """Every task of every job, or those whose id matches one of the ``only`` globs."""
+def select_tasks(
+    jobs: Sequence[JobSpec], only: Sequence[str], shard: Shard | None = None
+) -> list[TaskSpec]:
+    """Every task of every job, or those whose id matches one of the ``only`` globs; then,
+    with ``shard``, only that shard's (which may be none)."""
     tasks = [task for job in jobs for task in job.tasks]
-    if not only:
-        return tasks
-    selected = [task for task in tasks if any(fnmatch.fnmatchcase(task.id, g) for g in only)]
-    if not selected:
-        raise NoTasksSelectedError(only, [task.id for task in tasks])
-    return selected
+    if only:
+        tasks = [task for task in tasks if any(fnmatch.fnmatchcase(task.id, g) for g in only)]
+        if not tasks:
+            raise NoTasksSelectedError(only, [task.id for job in jobs for task in job.tasks])
+    if shard is not None:
+        tasks = [task for task in tasks if shard.selects(task.id)]
+    return tasks
 
 
 @dataclass
@@ -144,7 +151,7 @@ async def run_batch(
 ) -> RunResult:
     """Run every selected task of ``jobs``; write ``<out_dir>/<run-id>/``; never raise for a
     task's failure. Invalid input and set-up problems raise before anything starts."""
-    tasks = select_tasks(jobs, options.only)
+    tasks = select_tasks(jobs, options.only, options.shard)
     scripts = load_scripts(options.replay)
     cli_url = _cli_url(jobs, options)
     cli_path = None if cli_url else find_cli(options.cli_path)
@@ -170,27 +177,9 @@ async def run_batch(
         log.info("run started", tasks=len(tasks), concurrency=options.concurrency)
         try:
             with sdk_logs_into(log):
-                async with AsyncExitStack() as stack:
-                    extra_env: dict[str, str] = {}
-                    if scripts:
-                        model = await stack.enter_async_context(ScriptedModel(scripts))
-                        tasks = _point_at_replay(tasks, model.base_url, model.models, options)
-                        # The CLI's own offline switch; it insists on a default provider
-                        # and model, though every session names its own.
-                        extra_env["COPILOT_OFFLINE"] = "true"
-                        extra_env["COPILOT_PROVIDER_BASE_URL"] = model.base_url
-                        extra_env["COPILOT_MODEL"] = tasks[0].model or REPLAY_FALLBACK_MODEL
-                        log.info("replaying scripts", base_url=model.base_url)
-                    elif options.model:
-                        tasks = [dataclasses.replace(task, model=options.model) for task in tasks]
-                    cli: CliProcess | CliServer = (
-                        CliServer(cli_url, os.environ.get(CONNECTION_TOKEN_VARIABLE))
-                        if cli_url
-                        else CliProcess(cast(Path, cli_path), folder.copilot_home, extra_env)
-                    )
-                    client = await stack.enter_async_context(open_client(cli))
-                    await _check_auth(client, tasks, cli)
-                    await _run_tasks(client, tasks, state, log, observer)
+                # An empty shard starts nothing, and still leaves a complete run folder.
+                if tasks:
+                    await _start_and_run(tasks, scripts, cli_path, cli_url, state, log, observer)
         except (anyio.get_cancelled_exc_class(), KeyboardInterrupt):
             state.interrupted = True
             raise
@@ -224,6 +213,40 @@ async def run_batch(
         record=record,
         interrupted=state.interrupted,
     )
+
+
+async def _start_and_run(
+    tasks: Sequence[TaskSpec],
+    scripts: Sequence[Script],
+    cli_path: Path | None,
+    cli_url: str | None,
+    state: _RunState,
+    log: FilteringBoundLogger,
+    observer: RunObserver | None,
+) -> None:
+    """Start the scripted model (with --replay) and the client, then run the tasks."""
+    options = state.options
+    async with AsyncExitStack() as stack:
+        extra_env: dict[str, str] = {}
+        if scripts:
+            model = await stack.enter_async_context(ScriptedModel(scripts))
+            tasks = _point_at_replay(tasks, model.base_url, model.models, options)
+            # The CLI's own offline switch; it insists on a default provider
+            # and model, though every session names its own.
+            extra_env["COPILOT_OFFLINE"] = "true"
+            extra_env["COPILOT_PROVIDER_BASE_URL"] = model.base_url
+            extra_env["COPILOT_MODEL"] = tasks[0].model or REPLAY_FALLBACK_MODEL
+            log.info("replaying scripts", base_url=model.base_url)
+        elif options.model:
+            tasks = [dataclasses.replace(task, model=options.model) for task in tasks]
+        cli: CliProcess | CliServer = (
+            CliServer(cli_url, os.environ.get(CONNECTION_TOKEN_VARIABLE))
+            if cli_url
+            else CliProcess(cast(Path, cli_path), state.folder.copilot_home, extra_env)
+        )
+        client = await stack.enter_async_context(open_client(cli))
+        await _check_auth(client, tasks, cli)
+        await _run_tasks(client, tasks, state, log, observer)
 
 
 def _cli_url(jobs: Sequence[JobSpec], options: RunOptions) -> str | None:
