@@ -318,7 +318,7 @@ async def _run_tasks(
         result.workspace = workspace.to_record()
         try:
             changes = await workspaces.finish(workspace)
-        except WorkspaceError as error:
+        except (WorkspaceError, OSError) as error:
             log.error("collecting changes failed", task_id=result.task.id, error=str(error))
             if result.status is TaskStatus.OK:
                 _failed(result, TaskStatus.ERROR, error)
@@ -340,7 +340,7 @@ async def _run_tasks(
                     observer.task_started(task)
                 try:
                     workspace = await workspaces.prepare(task)
-                except WorkspaceError as error:
+                except (WorkspaceError, OSError) as error:
                     unstarted = TaskResult(task=task, started_at=datetime.now(UTC))
                     _failed(unstarted, TaskStatus.ERROR, error)
                     unstarted.finished_at = datetime.now(UTC)

@@ -78,7 +78,8 @@ class WorkspaceManager:
     """Makes and collects the run's workspaces under ``<run>/workspaces/``."""
 
     def __init__(self, run_path: Path, run_id: str) -> None:
-        self._folder = run_path / "workspaces"
+        # Absolute: git runs in other directories (the repository, the workspace).
+        self._folder = run_path.resolve() / "workspaces"
         self._run_id = run_id
         # git worktree add/remove take locks in the shared repository: one at a time there.
         self._repository_locks: dict[Path, anyio.Lock] = {}

@@ -23,7 +23,7 @@ async def run_job(
     tmp_path: Path, text: str, environ: dict[str, str] | None = None, **options: Any
 ) -> RunResult:
     jobs = load_jobs([write_job(tmp_path, text)], environ=environ or {})
-    return await run_batch(jobs, RunOptions(out_dir=tmp_path / "runs", **options))
+    return await run_batch(jobs, RunOptions(**{"out_dir": tmp_path / "runs", **options}))
 
 
 async def run_at_model(

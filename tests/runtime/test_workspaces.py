@@ -125,7 +125,10 @@ async def test_parallel_writers_stay_isolated_and_their_patches_apply(
 
 
 @pytest.mark.anyio
-async def test_a_task_that_changes_nothing_has_no_patch(tmp_path: Path, repository: Path) -> None:
+async def test_a_task_that_changes_nothing_has_no_patch(
+    tmp_path: Path, repository: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # a relative --out, as `make demo` gives
     script = tmp_path / "quiet.yaml"
     conversation = {
         "messages": [
@@ -140,6 +143,7 @@ async def test_a_task_that_changes_nothing_has_no_patch(tmp_path: Path, reposito
         "version: 1\ntasks: [{id: quiet, prompt: 'Look, do not touch.', workspace: git-worktree, "
         "working_directory: repo}]\n",
         replay=(script,),
+        out_dir=Path("runs"),
     )
     [task] = result.results
     assert task.status is TaskStatus.OK, task.error
