@@ -53,6 +53,18 @@ def _exits_on_errors(command: _F) -> _F:
     return wrapper  # type: ignore[return-value]
 
 
+def _out_option(help_text: str) -> Callable[[_F], _F]:
+    """--out: the folder holding run folders (runs/ by default)."""
+    return click.option(
+        "--out",
+        "out_dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=Path("runs"),
+        show_default=True,
+        help=help_text,
+    )
+
+
 def _load(paths: Sequence[str]) -> list[JobSpec]:
     return load_jobs(resolve_job_paths(paths))
 
@@ -87,14 +99,7 @@ class _TerminalObserver:
     show_default=True,
     help="Sessions running at once.",
 )
-@click.option(
-    "--out",
-    "out_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("runs"),
-    show_default=True,
-    help="Folder that receives <run-id>/.",
-)
+@_out_option("Folder that receives <run-id>/.")
 @click.option("--run-id", help="Name of the run folder (default: time-based).")
 @click.option("--only", multiple=True, metavar="GLOB", help="Run only task ids matching GLOB.")
 @click.option(
@@ -198,14 +203,7 @@ def _print_tasks(tasks: Sequence[TaskSpec]) -> None:
 @main.command()
 @click.argument("run_name", metavar="RUN")
 @click.argument("task_id", metavar="[TASK]", required=False)
-@click.option(
-    "--out",
-    "out_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("runs"),
-    show_default=True,
-    help="Where to look for RUN when it is a run id.",
-)
+@_out_option("Where to look for RUN when it is a run id.")
 @_exits_on_errors
 def show(run_name: str, task_id: str | None, out_dir: Path) -> None:
     """Print a run's summary, or one TASK's answer, output, changes and permission audit.
@@ -292,14 +290,7 @@ def _shard(value: str | None) -> Shard | None:
 
 @main.command()
 @click.argument("runs", nargs=-1, required=True, type=click.Path(file_okay=False, path_type=Path))
-@click.option(
-    "--out",
-    "out_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("runs"),
-    show_default=True,
-    help="Folder that receives the merged <run-id>/.",
-)
+@_out_option("Folder that receives the merged <run-id>/.")
 @click.option("--run-id", help="Name of the merged run folder (default: time-based).")
 @_exits_on_errors
 def merge(runs: tuple[Path, ...], out_dir: Path, run_id: str | None) -> None:

@@ -45,3 +45,23 @@ def read_events(result: RunResult, task_id: str) -> list[dict[str, Any]]:
 
 def read_json(path: Path) -> Any:
     return json.loads(path.read_text())
+
+
+def one_tool_conversation(
+    prompt: str, tool: str, arguments: dict[str, Any], result: str, answer: str
+) -> dict[str, Any]:
+    """A scripted conversation: the prompt, one tool call, the result the CLI must send
+    back for the script to go on, and the final answer."""
+    call = {"name": tool, "arguments": json.dumps(arguments, separators=(",", ":"))}
+    return {
+        "messages": [
+            {"role": "system", "content": "${system}"},
+            {"role": "user", "content": prompt},
+            {
+                "role": "assistant",
+                "tool_calls": [{"id": "toolcall_0", "type": "function", "function": call}],
+            },
+            {"role": "tool", "tool_call_id": "toolcall_0", "content": result},
+            {"role": "assistant", "content": answer},
+        ]
+    }

@@ -3,7 +3,6 @@ rule, paths outside the working directory refused, and every decision audited.""
 
 from __future__ import annotations
 
-import json
 import sys
 import textwrap
 from pathlib import Path
@@ -11,7 +10,7 @@ from typing import Any
 
 import pytest
 import yaml
-from run_helpers import read_events, read_json, run_job
+from run_helpers import one_tool_conversation, read_events, read_json, run_job
 
 from copilot_batch import TaskStatus
 from copilot_batch.scripted_model import ScriptedModel, load_scripts
@@ -123,19 +122,7 @@ def whisper(params: Text) -> str:
 
 def conversation(task_id: str) -> dict[str, Any]:
     tool, arguments, result, _ = CASES[task_id]
-    call = {"name": tool, "arguments": json.dumps(arguments)}
-    return {
-        "messages": [
-            {"role": "system", "content": "${system}"},
-            {"role": "user", "content": f"Task {task_id}."},
-            {
-                "role": "assistant",
-                "tool_calls": [{"id": "toolcall_0", "type": "function", "function": call}],
-            },
-            {"role": "tool", "tool_call_id": "toolcall_0", "content": result},
-            {"role": "assistant", "content": f"{task_id} done."},
-        ]
-    }
+    return one_tool_conversation(f"Task {task_id}.", tool, arguments, result, f"{task_id} done.")
 
 
 @pytest.fixture

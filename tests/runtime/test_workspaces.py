@@ -3,7 +3,6 @@ changes, the source is never touched, and each task's patch applies with git."""
 
 from __future__ import annotations
 
-import json
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -11,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 from click.testing import CliRunner
-from run_helpers import read_json, run_job
+from run_helpers import one_tool_conversation, read_json, run_job
 
 from copilot_batch import TaskStatus
 from copilot_batch.cli import main
@@ -31,25 +30,13 @@ def git(*arguments: str, cwd: Path) -> str:
 
 
 def edit_conversation(task_id: str, replacement: str) -> dict[str, Any]:
-    arguments = json.dumps(
+    return one_tool_conversation(
+        f"Finish the notes for {task_id}.",
+        "edit",
         {"path": "${workdir}/notes.txt", "old_str": "draft", "new_str": replacement},
-        separators=(",", ":"),
+        "File ${workdir}/notes.txt updated with changes.",
+        f"{task_id} edited.",
     )
-    call = {
-        "id": "toolcall_0",
-        "type": "function",
-        "function": {"name": "edit", "arguments": arguments},
-    }
-    edited = "File ${workdir}/notes.txt updated with changes."
-    return {
-        "messages": [
-            {"role": "system", "content": "${system}"},
-            {"role": "user", "content": f"Finish the notes for {task_id}."},
-            {"role": "assistant", "tool_calls": [call]},
-            {"role": "tool", "tool_call_id": "toolcall_0", "content": edited},
-            {"role": "assistant", "content": f"{task_id} edited."},
-        ]
-    }
 
 
 @pytest.fixture
