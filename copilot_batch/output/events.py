@@ -20,8 +20,8 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 
 from .run_folder import RunFolder
 
-# (task id, received at, event dict); an event dict of None closes that task's file.
-_Item = tuple[str, datetime, dict[str, Any] | None]
+# (task id, received at, attempt, event dict); an event dict of None closes that task's file.
+_Item = tuple[str, datetime, int, dict[str, Any] | None]
 
 
 class EventSink:
@@ -29,15 +29,16 @@ class EventSink:
 
     def __init__(self, task_id: str, stream: MemoryObjectSendStream[_Item]) -> None:
         self.task_id = task_id
+        self.attempt = 1  # marks each line, so the events of retries stay apart
         self._stream = stream
 
     def emit(self, event: dict[str, Any]) -> None:
         """Queue one event; never blocks (the stream is unbounded). Late events are dropped."""
         with contextlib.suppress(anyio.ClosedResourceError):
-            self._stream.send_nowait((self.task_id, datetime.now(UTC), event))
+            self._stream.send_nowait((self.task_id, datetime.now(UTC), self.attempt, event))
 
     def close(self) -> None:
-        self._stream.send_nowait((self.task_id, datetime.now(UTC), None))
+        self._stream.send_nowait((self.task_id, datetime.now(UTC), self.attempt, None))
         self._stream.close()
 
     def __enter__(self) -> EventSink:
@@ -76,7 +77,7 @@ class EventLogWriter:
         redact = self._folder.redactor.text
         try:
             async with self._receive:
-                async for task_id, received_at, event in self._receive:
+                async for task_id, received_at, attempt, event in self._receive:
                     if event is None:
                         if task_id in files:
                             files.pop(task_id).close()
@@ -87,7 +88,11 @@ class EventLogWriter:
                         path.parent.mkdir(parents=True, exist_ok=True)
                         file = files[task_id] = open(path, "a", encoding="utf-8")  # noqa: SIM115
                     line = json.dumps(
-                        {"received_at": received_at.isoformat(), "event": event},
+                        {
+                            "received_at": received_at.isoformat(),
+                            "attempt": attempt,
+                            "event": event,
+                        },
                         ensure_ascii=False,
                         default=str,
                     )

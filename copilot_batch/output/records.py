@@ -66,7 +66,12 @@ class TaskResult:
     permission_audit: list[dict[str, Any]] = field(default_factory=list)
     error: str | None = None
     error_type: str | None = None
+    status_code: int | None = None  # the model's HTTP status, when a call failed
+    transient: bool = False  # a failure worth retrying (rate limit, 5xx, connection)
     session_id: str | None = None
+    attempt: int = 1
+    # Earlier attempts of this task that failed transiently, oldest first (attempt_record).
+    attempts: list[dict[str, Any]] = field(default_factory=list)
     # The answer parsed and validated against the task's output_schema.
     output: Any = None
     # workspace copy/git-worktree: where the agent worked, and what it changed there.
@@ -83,6 +88,19 @@ class TaskResult:
         if self.started_at is None or self.finished_at is None:
             return None
         return round((self.finished_at - self.started_at).total_seconds(), 3)
+
+    def attempt_record(self) -> dict[str, Any]:
+        """This attempt, as kept in ``attempts`` once the task is tried again."""
+        return {
+            "attempt": self.attempt,
+            "status": str(self.status),
+            "started_at": _iso(self.started_at),
+            "finished_at": _iso(self.finished_at),
+            "error": self.error,
+            "error_type": self.error_type,
+            "status_code": self.status_code,
+            "session_id": self.session_id,
+        }
 
     def redact(self, redactor: Redactor) -> None:
         """Mask credentials in the free text a session produced (answer, error)."""
@@ -106,6 +124,7 @@ class TaskResult:
             "permission_denials": self.permission_denials,
             "error": self.error,
             "error_type": self.error_type,
+            "attempt": self.attempt,
             "output": self.output,
             "changed_files": self.changed_files,
             "patch": self.patch,
@@ -120,6 +139,8 @@ class TaskResult:
             record["session_id"] = self.session_id
             record["permission_audit"] = self.permission_audit
             record["workspace"] = self.workspace
+            record["status_code"] = self.status_code
+            record["attempts"] = [*self.attempts, self.attempt_record()]
         return record
 
 

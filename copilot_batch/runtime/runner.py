@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import fnmatch
 import os
+import random
 import signal
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -301,12 +302,15 @@ async def _run_tasks(
     writer = EventLogWriter(state.folder)
 
     async def record(result: TaskResult) -> None:
+        """Write the attempt's result.json; a task's last attempt also ends the task."""
         # Mask credentials once, here, before the terminal, run.json or result.json see them.
         result.redact(state.folder.redactor)
         state.results[result.task.id] = result
         state.folder.write_json(
             state.folder.result_path(result.task.id), result.to_record(with_spec=True)
         )
+        if _will_retry(result):
+            return
         log.info(
             "task finished", task_id=result.task.id, status=str(result.status), error=result.error
         )
@@ -338,27 +342,56 @@ async def _run_tasks(
                 task_log.info("task started")
                 if observer is not None:
                     observer.task_started(task)
-                try:
-                    workspace = await workspaces.prepare(task)
-                except (WorkspaceError, OSError) as error:
-                    unstarted = TaskResult(task=task, started_at=datetime.now(UTC))
-                    _failed(unstarted, TaskStatus.ERROR, error)
-                    unstarted.finished_at = datetime.now(UTC)
-                    await record(unstarted)
-                    return
+                earlier: list[dict[str, Any]] = []
+                for attempt in range(1, task.retries + 2):
+                    sink.attempt = attempt
+                    result = await run_attempt(task, sink, task_log, attempt, earlier)
+                    if not _will_retry(result):
+                        return
+                    earlier.append(result.attempt_record())
+                    delay = retry_delay(attempt, *task.retry_backoff)
+                    task_log.warning(
+                        "retrying after a transient failure",
+                        attempt=attempt + 1,
+                        after_seconds=round(delay, 2),
+                        error=result.error,
+                    )
+                    await anyio.sleep(delay)
 
-                async def record_in_place(result: TaskResult) -> None:
-                    result.task = task  # the job's working directory, not the workspace
-                    if workspace is not None:
-                        await record_changes(result, workspace)
-                    await record(result)
+    async def run_attempt(
+        task: TaskSpec,
+        sink: EventSink,
+        task_log: FilteringBoundLogger,
+        attempt: int,
+        earlier: list[dict[str, Any]],
+    ) -> TaskResult:
+        """One try at a task, in a fresh session (and workspace); its result is recorded."""
+        recorded: list[TaskResult] = []
 
-                in_workspace = (
-                    dataclasses.replace(task, working_directory=workspace.path)
-                    if workspace is not None
-                    else task
-                )
-                await run_task_session(client, in_workspace, sink, task_log, record_in_place)
+        async def record_attempt(result: TaskResult) -> None:
+            result.task = task  # the job's working directory, not the workspace
+            result.attempt, result.attempts = attempt, list(earlier)
+            if workspace is not None:
+                await record_changes(result, workspace)
+            recorded.append(result)
+            await record(result)
+
+        workspace = None
+        try:
+            workspace = await workspaces.prepare(task, attempt)
+        except (WorkspaceError, OSError) as error:
+            unstarted = TaskResult(task=task, started_at=datetime.now(UTC))
+            _failed(unstarted, TaskStatus.ERROR, error)
+            unstarted.finished_at = datetime.now(UTC)
+            await record_attempt(unstarted)
+            return unstarted
+        in_workspace = (
+            dataclasses.replace(task, working_directory=workspace.path)
+            if workspace is not None
+            else task
+        )
+        await run_task_session(client, in_workspace, sink, task_log, record_attempt, attempt)
+        return recorded[-1]
 
     async with anyio.create_task_group() as run_group:
         run_group.start_soon(writer.run)
@@ -391,6 +424,16 @@ async def _interruptible(
                 yield scope
             finally:
                 watcher_group.cancel_scope.cancel()
+
+
+def _will_retry(result: TaskResult) -> bool:
+    return result.transient and result.attempt <= result.task.retries
+
+
+def retry_delay(attempt: int, initial: float, maximum: float) -> float:
+    """The wait after failed attempt ``attempt``: exponential backoff with full jitter, a
+    random time up to min(maximum, initial × 2^(attempt-1)), so retries spread out."""
+    return random.uniform(0, min(maximum, initial * 2 ** (attempt - 1)))
 
 
 def _failed(result: TaskResult, status: TaskStatus, error: BaseException) -> None:

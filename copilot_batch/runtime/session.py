@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -37,6 +38,7 @@ class _SessionObserver:
         self.usage = Usage()
         self.tool_calls = 0
         self.error: SessionError | None = None
+        self.last_event_at = time.monotonic()
 
     async def turn(self, session: CopilotSession, prompt: str) -> None:
         """Send ``prompt`` and wait until the session is idle or reports an error."""
@@ -45,6 +47,7 @@ class _SessionObserver:
         await self.finished.wait()
 
     def __call__(self, event: SessionEvent) -> None:
+        self.last_event_at = time.monotonic()
         self._sink.emit(event.to_dict())
         data = event.data
         match event.type:
@@ -120,13 +123,14 @@ async def run_task_session(
     sink: EventSink,
     log: FilteringBoundLogger,
     record: Callable[[TaskResult], Awaitable[None]],
+    attempt: int = 1,
 ) -> None:
     """Run one task in its own session and ``record`` its result, whatever happens.
 
     Events go to ``sink`` until the session is torn down; the caller closes the sink.
     Cancellation (the run being interrupted) records ``cancelled`` and propagates.
     """
-    result = TaskResult(task=task, started_at=datetime.now(UTC))
+    result = TaskResult(task=task, started_at=datetime.now(UTC), attempt=attempt)
     observer = _SessionObserver(sink)
     session: CopilotSession | None = None
     unsubscribe: Callable[[], None] | None = None
@@ -144,17 +148,37 @@ async def run_task_session(
         )
 
     try:
-        with anyio.move_on_after(task.timeout_seconds) as deadline:
-            session = await client.create_session(**session_options(task, on_permission))
-            result.session_id = session.session_id
-            unsubscribe = session.on(observer)
-            await observer.turn(session, task.prompt)
-            if task.output_schema is not None and observer.error is None:
-                result.output = await _checked_output(session, observer, task.output_schema)
+        with anyio.move_on_after(task.timeout_seconds) as deadline, anyio.CancelScope() as idle:
+            failure: Exception | None = None
+            async with anyio.create_task_group() as watchdog:
+                if task.idle_timeout_seconds is not None:
+                    watchdog.start_soon(
+                        _cancel_when_idle, observer, task.idle_timeout_seconds, idle
+                    )
+                # Kept out of the task group, which would wrap it in an exception group.
+                try:
+                    session = await client.create_session(**session_options(task, on_permission))
+                    result.session_id = session.session_id
+                    unsubscribe = session.on(observer)
+                    await observer.turn(session, task.prompt)
+                    if task.output_schema is not None and observer.error is None:
+                        schema = task.output_schema
+                        result.output = await _checked_output(session, observer, schema)
+                except Exception as exc:
+                    failure = exc
+                watchdog.cancel_scope.cancel()
+            if failure is not None:
+                raise failure
         if deadline.cancelled_caught:
             _fail(result, TaskStatus.TIMEOUT, TaskTimeout("timeout", task.timeout_seconds))
+        elif idle.cancelled_caught and task.idle_timeout_seconds is not None:
+            _fail(
+                result, TaskStatus.TIMEOUT, TaskTimeout("idle_timeout", task.idle_timeout_seconds)
+            )
         elif observer.error is not None:
             _fail(result, TaskStatus.FAILED, observer.error)
+            result.status_code = observer.error.status_code
+            result.transient = is_transient(observer.error)
         else:
             result.status = TaskStatus.OK
     except anyio.get_cancelled_exc_class():
@@ -164,7 +188,9 @@ async def run_task_session(
     except TaskFailure as failure:
         _fail(result, TaskStatus.FAILED, failure)
     except Exception as exc:
+        # The SDK or the CLI failed to create or drive the session: a connection problem.
         _fail(result, TaskStatus.ERROR, exc)
+        result.transient = True
     finally:
         with anyio.CancelScope(shield=True):
             with anyio.move_on_after(TEARDOWN_SECONDS):
@@ -176,6 +202,15 @@ async def run_task_session(
             result.tool_calls = observer.tool_calls
             result.finished_at = datetime.now(UTC)
             await record(result)
+
+
+async def _cancel_when_idle(
+    observer: _SessionObserver, idle_seconds: float, scope: anyio.CancelScope
+) -> None:
+    """Cancel ``scope`` once the session has sent no event for ``idle_seconds``."""
+    while (wait := observer.last_event_at + idle_seconds - time.monotonic()) > 0:
+        await anyio.sleep(wait)
+    scope.cancel()
 
 
 async def _checked_output(
@@ -193,6 +228,14 @@ async def _checked_output(
         return parse_output(observer.final_message, schema)
     except OutputProblem as problem:
         raise OutputInvalidError(str(problem), attempts=2) from None
+
+
+def is_transient(error: SessionError) -> bool:
+    """Whether a session error is worth a fresh attempt: the model was rate-limited or
+    failing (408, 429, 5xx), or unreachable (the CLI gave up after its own retries)."""
+    if error.status_code is not None:
+        return error.status_code in (408, 429) or error.status_code >= 500
+    return "Failed to get response from the AI model" in error.message
 
 
 def _fail(result: TaskResult, status: TaskStatus, error: BaseException) -> None:

@@ -84,11 +84,12 @@ class WorkspaceManager:
         # git worktree add/remove take locks in the shared repository: one at a time there.
         self._repository_locks: dict[Path, anyio.Lock] = {}
 
-    async def prepare(self, task: TaskSpec) -> Workspace | None:
+    async def prepare(self, task: TaskSpec, attempt: int = 1) -> Workspace | None:
         """A fresh workspace for ``task``, or ``None`` when it works in place (shared)."""
         if task.workspace == "shared":
             return None
-        destination = self._folder / task.id
+        name = task.id if attempt == 1 else f"{task.id}-attempt-{attempt}"
+        destination = self._folder / name
         destination.parent.mkdir(parents=True, exist_ok=True)
         if task.workspace == "copy":
             await anyio.to_thread.run_sync(_copy_tree, task.working_directory, destination)
@@ -100,7 +101,7 @@ class WorkspaceManager:
         top = await repository_top(task.working_directory)
         if top is None:
             raise WorkspaceError("git rev-parse", task.working_directory, "not a git repository")
-        branch = f"copilot-batch/{self._run_id}/{task.id}"
+        branch = f"copilot-batch/{self._run_id}/{name}"
         async with self._lock(top):
             await git("worktree", "add", "-q", "-b", branch, str(destination), "HEAD", cwd=top)
         inside = task.working_directory.resolve().relative_to(top.resolve())

@@ -17,7 +17,14 @@ from .custom_tools import ToolImportError, import_attribute, tools_from
 from .durations import parse_duration
 from .located_yaml import LocatedDocument
 from .matrix import matrix_combinations
-from .model import DEFAULT_TIMEOUT_SECONDS, CustomToolRef, JobSpec, TaskSpec
+from .model import (
+    DEFAULT_RETRY_INITIAL,
+    DEFAULT_RETRY_MAX,
+    DEFAULT_TIMEOUT_SECONDS,
+    CustomToolRef,
+    JobSpec,
+    TaskSpec,
+)
 from .options import (
     mcp_servers_option,
     output_schema_option,
@@ -82,7 +89,13 @@ class _JobExpander:
         problems = self.problems
         options = {**self.defaults, **raw_task}
         secrets: list[str] = []
-        timeout = _timeout(options.get("timeout"), origin("timeout"), problems)
+        timeout = _duration(options.get("timeout"), origin("timeout"), problems)
+        idle_timeout = _duration(options.get("idle_timeout"), origin("idle_timeout"), problems)
+        backoff = options.get("retry_backoff", {})
+        retry_backoff = (
+            _duration(backoff.get("initial"), (*origin("retry_backoff"), "initial"), problems),
+            _duration(backoff.get("max"), (*origin("retry_backoff"), "max"), problems),
+        )
         provider = provider_option(
             options.get("provider"), origin("provider"), self.environ, problems, secrets
         )
@@ -166,7 +179,13 @@ class _JobExpander:
                 prompt=str(texts["prompt"]),
                 matrix_values=values,
                 working_directory=working_directory,
-                timeout_seconds=timeout,
+                timeout_seconds=timeout or DEFAULT_TIMEOUT_SECONDS,
+                idle_timeout_seconds=idle_timeout,
+                retries=int(options.get("retries", 0)),
+                retry_backoff=(
+                    retry_backoff[0] or DEFAULT_RETRY_INITIAL,
+                    retry_backoff[1] or DEFAULT_RETRY_MAX,
+                ),
                 permissions=policy,
                 streaming=bool(options.get("streaming", False)),
                 model=options.get("model"),
@@ -275,14 +294,15 @@ def _read_prompt_file(path: Path, where: Where, problems: Problems) -> str | Non
         return None
 
 
-def _timeout(value: str | float | None, where: Where, problems: Problems) -> float:
+def _duration(value: str | float | None, where: Where, problems: Problems) -> float | None:
+    """Seconds, or ``None`` when the job file gives no value (or a bad one, reported)."""
     if value is None:
-        return DEFAULT_TIMEOUT_SECONDS
+        return None
     try:
         return parse_duration(value)
     except ValueError as exc:
         problems.add(where, str(exc))
-        return DEFAULT_TIMEOUT_SECONDS
+        return None
 
 
 def _working_directory(rendered: str, job_path: Path, where: Where, problems: Problems) -> Path:

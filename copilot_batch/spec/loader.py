@@ -152,7 +152,7 @@ def _describe(error: ValidationError, document: LocatedDocument, path: Path) -> 
         ]
         actual = _JSON_TYPE_NAMES.get(type(instance), type(instance).__name__)
         return [at(f"must be {' or '.join(names)}, not {actual}")]
-    if where and where[-1] == "timeout":
+    if where and where[-1] in ("timeout", "idle_timeout", "initial", "max"):
         try:
             parse_duration(instance)
         except (TypeError, ValueError) as exc:

@@ -17,6 +17,7 @@ PermissionAction = Literal["allow", "deny"]
 WorkspaceMode = Literal["shared", "copy", "git-worktree"]
 
 DEFAULT_TIMEOUT_SECONDS = 30 * 60.0
+DEFAULT_RETRY_INITIAL, DEFAULT_RETRY_MAX = 2.0, 60.0
 
 
 @dataclass(frozen=True)
@@ -111,6 +112,9 @@ class TaskSpec:
     skill_directories: tuple[Path, ...] = ()
     disabled_skills: tuple[str, ...] = ()
     mcp_servers: Mapping[str, Mapping[str, Any]] | None = None
+    idle_timeout_seconds: float | None = None
+    retries: int = 0
+    retry_backoff: tuple[float, float] = (DEFAULT_RETRY_INITIAL, DEFAULT_RETRY_MAX)
     workspace: WorkspaceMode = "shared"
     output_schema: Mapping[str, Any] | None = None
     # Credential values in provider and mcp_servers; they must never be written anywhere.
@@ -129,6 +133,9 @@ class TaskSpec:
             "system_message": dict(self.system_message) if self.system_message else None,
             "working_directory": str(self.working_directory),
             "timeout_seconds": self.timeout_seconds,
+            "idle_timeout_seconds": self.idle_timeout_seconds,
+            "retries": self.retries,
+            "retry_backoff_seconds": list(self.retry_backoff),
             "permissions": self.permissions.describe(),
             "streaming": self.streaming,
             "custom_tools": [ref.describe() for ref in self.custom_tools],

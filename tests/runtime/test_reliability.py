@@ -1,0 +1,69 @@
+"""Faults from the scripted model through the real CLI: transient failures retried in fresh
+sessions, permanent ones not, and a silent model stopped by idle_timeout."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from run_helpers import SCRIPTS, read_events, read_json, run_at_model
+
+from copilot_batch import TaskStatus
+from copilot_batch.runtime.runner import retry_delay
+from copilot_batch.scripted_model import Fault, ScriptedModel, load_scripts
+
+pytestmark = [pytest.mark.cli]
+
+
+def test_retry_delays_grow_exponentially_with_full_jitter() -> None:
+    for attempt, ceiling in ((1, 2.0), (2, 4.0), (3, 8.0), (7, 60.0)):
+        delays = [retry_delay(attempt, 2.0, 60.0) for _ in range(200)]
+        assert all(0 <= delay <= ceiling for delay in delays)
+        assert max(delays) > ceiling / 2  # spread over the range, not a fixed wait
+
+
+@pytest.mark.anyio
+async def test_a_rate_limited_task_is_retried_in_a_fresh_session(tmp_path: Path) -> None:
+    # The CLI makes 6 requests (5 retries of its own) before it reports the 429.
+    limited = Fault(kind="rate_limit", prompt_contains="Say hello", times=6, retry_after=1)
+    async with ScriptedModel(load_scripts([SCRIPTS / "greetings.yaml"]), faults=[limited]) as model:
+        result = await run_at_model(
+            tmp_path,
+            model,
+            """
+            tasks:
+              - {id: hello, prompt: Say hello., retries: 2, retry_backoff: {initial: 100ms}}
+              - {id: unknown, prompt: Nobody scripted this., retries: 2}
+            """,
+        )
+    by_id = {task.task.id: task for task in result.results}
+    hello = by_id["hello"]
+    assert (hello.status, hello.final_message, hello.attempt) == (TaskStatus.OK, "Hello!", 2)
+    record = read_json(result.folder / "tasks" / "hello" / "result.json")
+    first, second = record["attempts"]
+    assert (first["attempt"], first["status"], first["status_code"]) == (1, "failed", 429)
+    assert (second["attempt"], second["status"]) == (2, "ok")
+    assert first["session_id"] != second["session_id"]
+    attempts_in_log = {line["attempt"] for line in read_events(result, "hello")}
+    assert attempts_in_log == {1, 2}
+    # A request no script answers is a 400: not transient, so not retried.
+    unknown = by_id["unknown"]
+    assert (unknown.status, unknown.attempt, unknown.status_code) == (TaskStatus.FAILED, 1, 400)
+    assert len(read_json(result.folder / "tasks" / "unknown" / "result.json")["attempts"]) == 1
+
+
+@pytest.mark.anyio
+async def test_a_silent_model_is_stopped_by_idle_timeout(tmp_path: Path) -> None:
+    hang = Fault(kind="hang", prompt_contains="Take your time")
+    async with ScriptedModel(load_scripts([SCRIPTS / "greetings.yaml"]), faults=[hang]) as model:
+        result = await run_at_model(
+            tmp_path,
+            model,
+            """
+            tasks:
+              - {id: slow, prompt: Take your time., idle_timeout: 2s, timeout: 10m}
+            """,
+        )
+    [slow] = result.results
+    assert slow.status is TaskStatus.TIMEOUT
+    assert slow.error == "idle_timeout of 2s expired; the session was aborted"
