@@ -28,7 +28,7 @@ from .runtime.runner import (
 from .runtime.shards import Shard, parse_shard
 from .runtime.workspaces import apply_run
 from .scripted_model import load_scripts, serve_forever
-from .spec import JobSpec, TaskSpec, job_schema, load_jobs, resolve_job_paths
+from .spec import JobSpec, TaskSpec, job_schema, load_jobs, parse_duration, resolve_job_paths
 from .spec.skills import Skill, discover_skills
 
 DEFAULT_CONCURRENCY = 8
@@ -108,6 +108,13 @@ class _TerminalObserver:
     callback=lambda _context, _parameter, value: _shard(value),
     help="Run only the I-th of N disjoint slices of the tasks (for several machines).",
 )
+@click.option(
+    "--run-timeout",
+    metavar="DURATION",
+    callback=lambda _context, _parameter, value: _duration(value),
+    help="Limit on the whole run (90s, 10m, 2h): when it expires, running and waiting "
+    "tasks end cancelled.",
+)
 @click.option("--model", help="Use this model for every task.")
 @click.option("--dry-run", is_flag=True, help="Validate and list the tasks; start nothing.")
 @click.option("--cli-path", help="The Copilot CLI binary to run.")
@@ -139,6 +146,7 @@ def run(
     run_id: str | None,
     only: tuple[str, ...],
     shard: Shard | None,
+    run_timeout: float | None,
     model: str | None,
     dry_run: bool,
     cli_path: str | None,
@@ -154,6 +162,7 @@ def run(
         concurrency=concurrency,
         only=only,
         shard=shard,
+        run_timeout=run_timeout,
         model=model,
         cli_path=cli_path,
         cli_url=cli_url,
@@ -279,6 +288,13 @@ def skills(paths: tuple[str, ...]) -> None:
         off = "disabled in: " + ", ".join(disabled[skill]) if skill in disabled else ""
         columns = [skill.name, skill.description, str(skill.path), used, off]
         click.echo("\t".join(columns).rstrip())
+
+
+def _duration(value: str | None) -> float | None:
+    try:
+        return parse_duration(value) if value is not None else None
+    except ValueError as error:
+        raise click.BadParameter(str(error)) from None
 
 
 def _shard(value: str | None) -> Shard | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import fnmatch
+import math
 import os
 import random
 import signal
@@ -60,6 +61,7 @@ class RunOptions:
     model: str | None = None
     cli_path: str | None = None
     cli_url: str | None = None
+    run_timeout: float | None = None
     replay: tuple[Path, ...] = ()
     run_id: str | None = None
     handle_signals: bool = False
@@ -73,6 +75,7 @@ class RunOptions:
             "model": self.model,
             "cli_path": self.cli_path,
             "cli_url": self.cli_url,
+            "run_timeout": self.run_timeout,
             "replay": [str(path) for path in self.replay],
         }
 
@@ -128,6 +131,8 @@ class _RunState:
     started_at: datetime
     results: dict[str, TaskResult] = field(default_factory=dict)
     interrupted: bool = False
+    run_deadline: float = math.inf  # anyio.current_time() when run_timeout expires
+    timed_out: bool = False  # run_timeout cancelled tasks
     failure: str | None = None
 
     def write_run_json(self, state: str) -> dict[str, Any]:
@@ -191,13 +196,15 @@ async def run_batch(
         finally:
             with anyio.CancelScope(shield=True):
                 folder.retire_copilot_home()
-                if state.interrupted:
+                if state.interrupted or state.timed_out:
                     _mark_unstarted_cancelled(state)
                 final = (
                     "interrupted"
                     if state.interrupted
                     else "failed"
                     if state.failure
+                    else "timed_out"
+                    if state.timed_out
                     else "finished"
                 )
                 record = state.write_run_json(final)
@@ -303,6 +310,8 @@ async def _run_tasks(
 
     async def record(result: TaskResult) -> None:
         """Write the attempt's result.json; a task's last attempt also ends the task."""
+        if result.status is TaskStatus.CANCELLED:
+            result.error = f"{_stop_reason(state)} before the task finished"
         # Mask credentials once, here, before the terminal, run.json or result.json see them.
         result.redact(state.folder.redactor)
         state.results[result.task.id] = result
@@ -395,9 +404,16 @@ async def _run_tasks(
 
     async with anyio.create_task_group() as run_group:
         run_group.start_soon(writer.run)
-        async with _interruptible(state, log), writer, anyio.create_task_group() as tasks_group:
-            for task in tasks:
-                tasks_group.start_soon(run_one, task, writer.sink(task.id))
+        async with _interruptible(state, log), writer:
+            if state.options.run_timeout is not None:
+                state.run_deadline = anyio.current_time() + state.options.run_timeout
+            with anyio.CancelScope(deadline=state.run_deadline) as limit:
+                async with anyio.create_task_group() as tasks_group:
+                    for task in tasks:
+                        tasks_group.start_soon(run_one, task, writer.sink(task.id))
+            if limit.cancelled_caught:
+                log.warning("run_timeout expired", seconds=state.options.run_timeout)
+                state.timed_out = True
 
 
 @asynccontextmanager
@@ -414,10 +430,15 @@ async def _interruptible(
             async def watch() -> None:
                 with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
                     async for signum in signals:
-                        log.warning("interrupted", signal=signal.Signals(signum).name)
+                        name = signal.Signals(signum).name
+                        if state.interrupted:
+                            # The second signal: leave now. Every file on disk is whole
+                            # (atomic writes); run.json may still say "running".
+                            log.warning("interrupted again; exiting at once", signal=name)
+                            os._exit(EXIT_INTERRUPTED)
+                        log.warning("interrupted", signal=name)
                         state.interrupted = True
                         scope.cancel()
-                        return
 
             watcher_group.start_soon(watch)
             try:
@@ -442,11 +463,19 @@ def _failed(result: TaskResult, status: TaskStatus, error: BaseException) -> Non
     result.error_type = type(error).__name__
 
 
+def _stop_reason(state: _RunState) -> str:
+    """Why tasks are being cancelled. Asked while the cancellation is under way, before
+    the run knows how it ended, so a passed deadline is what tells run_timeout."""
+    if anyio.current_time() >= state.run_deadline and not state.interrupted:
+        return f"the run's run_timeout of {state.options.run_timeout:g}s expired"
+    return "the run was interrupted"
+
+
 def _mark_unstarted_cancelled(state: _RunState) -> None:
     for result in state.results.values():
         if result.status is TaskStatus.PENDING:
             result.status = TaskStatus.CANCELLED
-            result.error = "the run was interrupted before the task started"
+            result.error = f"{_stop_reason(state)} before the task started"
             state.folder.write_json(
                 state.folder.result_path(result.task.id), result.to_record(with_spec=True)
             )

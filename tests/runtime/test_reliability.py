@@ -67,3 +67,32 @@ async def test_a_silent_model_is_stopped_by_idle_timeout(tmp_path: Path) -> None
     [slow] = result.results
     assert slow.status is TaskStatus.TIMEOUT
     assert slow.error == "idle_timeout of 2s expired; the session was aborted"
+
+
+@pytest.mark.anyio
+async def test_run_timeout_cancels_what_is_left_and_keeps_what_finished(tmp_path: Path) -> None:
+    hang = Fault(kind="hang", prompt_contains="Take your time")
+    async with ScriptedModel(load_scripts([SCRIPTS / "greetings.yaml"]), faults=[hang]) as model:
+        result = await run_at_model(
+            tmp_path,
+            model,
+            """
+            tasks:
+              - {id: quick, prompt: Say hello.}
+              - {id: slow, prompt: Take your time.}
+              - {id: waiting, prompt: Say hello.}
+            """,
+            concurrency=1,
+            run_timeout=4.0,
+        )
+    run = read_json(result.folder / "run.json")
+    assert run["state"] == "timed_out"
+    by_id = {task["id"]: task for task in run["tasks"]}
+    assert by_id["quick"]["status"] == "ok"
+    assert by_id["slow"]["status"] == by_id["waiting"]["status"] == "cancelled"
+    assert by_id["slow"]["error"] == "the run's run_timeout of 4s expired before the task finished"
+    assert (
+        by_id["waiting"]["error"] == "the run's run_timeout of 4s expired before the task started"
+    )
+    assert read_json(result.folder / "tasks" / "quick" / "result.json")["final_message"] == "Hello!"
+    assert result.exit_code == 1
