@@ -19,9 +19,11 @@ from .errors import CopilotBatchError, RunNotFoundError
 from .output.merge import merge_runs
 from .output.records import TaskResult
 from .output.report import print_summary, task_line
+from .runtime.resume import resume_run
 from .runtime.runner import (
     EXIT_INTERRUPTED,
     RunOptions,
+    RunResult,
     run_batch,
     select_tasks,
 )
@@ -177,11 +179,65 @@ def run(
     console = Console(highlight=False)
     observer = None if quiet else _TerminalObserver(console, tasks)
     result = anyio.run(run_batch, jobs, options, observer, backend="asyncio")
+    _report(console, result, apply_changes)
+
+
+def _report(console: Console, result: RunResult, apply_changes: bool) -> None:
+    """The closing summary, the patches applied if asked, and the exit code."""
     print_summary(console, result.record, str(result.folder))
     exit_code = result.exit_code
     if apply_changes and not result.interrupted:
         exit_code = max(exit_code, _apply(result.folder, ()))
     sys.exit(exit_code)
+
+
+@main.command()
+@click.argument("run_name", metavar="RUN")
+@_out_option("Where to look for RUN when it is a run id.")
+@click.option(
+    "--concurrency",
+    "-j",
+    type=click.IntRange(min=1),
+    default=DEFAULT_CONCURRENCY,
+    show_default=True,
+    help="Sessions running at once.",
+)
+@click.option("--cli-path", help="The Copilot CLI binary to run.")
+@click.option("--cli-url", metavar="HOST:PORT", help="A Copilot CLI server to connect to.")
+@click.option(
+    "--replay",
+    multiple=True,
+    type=click.Path(exists=True, path_type=Path),
+    metavar="SCRIPT",
+    help="Serve these scripted-model files or folders.",
+)
+@click.option("--apply", "apply_changes", is_flag=True, help="Apply ok tasks' patches after.")
+@click.option("--quiet", "-q", is_flag=True, help="Print only the final summary.")
+@_exits_on_errors
+def resume(
+    run_name: str,
+    out_dir: Path,
+    concurrency: int,
+    cli_path: str | None,
+    cli_url: str | None,
+    replay: tuple[Path, ...],
+    apply_changes: bool,
+    quiet: bool,
+) -> None:
+    """Run again, in the same folder, the tasks of RUN that did not end ok or whose spec
+    changed since; the others keep their results. RUN is a run folder or a run id."""
+    run_path = _find_run(run_name, out_dir)
+    options = RunOptions(
+        concurrency=concurrency,
+        cli_path=cli_path,
+        cli_url=cli_url,
+        replay=replay,
+        handle_signals=True,
+    )
+    console = Console(highlight=False)
+    observer = None if quiet else _TerminalObserver(console, [])
+    result = anyio.run(resume_run, run_path, options, observer, backend="asyncio")
+    _report(console, result, apply_changes)
 
 
 @main.command()

@@ -11,6 +11,7 @@
      │    ├── ConflictingCliUrlsError job files name different CLI servers
      │    ├── RunNotFoundError        no run folder (or no such task in it) at the path given
      │    ├── MergeError              shard run folders that cannot be merged
+     │    ├── RunLockedError          another process is writing the run folder
      │    └── ScriptError             a scripted-model script could not be loaded
      ├── SetupError                   the environment cannot run tasks; exit code 2
      │    ├── CliNotFoundError        no Copilot CLI binary was found
@@ -148,6 +149,17 @@ class MergeError(InvalidInputError):
 
     def __str__(self) -> str:
         return f"cannot merge runs {', '.join(self.run_ids)}: {self.reason}"
+
+
+class RunLockedError(InvalidInputError):
+    """Another copilot-batch process holds the run folder's lock."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        return f"run folder {self.path} is in use by another copilot-batch process"
 
 
 class ScriptError(InvalidInputError):

@@ -186,11 +186,12 @@ def test_run_exit_codes_and_summary(tmp_path: Path) -> None:
 @pytest.mark.cli
 @pytest.mark.anyio
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
-async def test_interrupt_cancels_tasks_writes_run_json_and_exits_130(
+async def test_interrupt_cancels_tasks_exits_130_and_resume_finishes_the_rest(
     tmp_path: Path, signum: signal.Signals
 ) -> None:
     scripts = load_scripts([SCRIPTS / "greetings.yaml"])
-    async with ScriptedModel(scripts, faults=[Fault(kind="hang", times=None)]) as model:
+    # The first two model calls hang, so the run is mid-way when the signal comes.
+    async with ScriptedModel(scripts, faults=[Fault(kind="hang", times=2)]) as model:
         job = write_job(
             tmp_path,
             """
@@ -212,13 +213,25 @@ async def test_interrupt_cancels_tasks_writes_run_json_and_exits_130(
                 process.send_signal(signum)
                 assert await process.wait() == 130
 
+        record = json.loads((tmp_path / "r" / "run.json").read_text())
+        assert record["state"] == "interrupted"
+        statuses = {task["id"]: task["status"] for task in record["tasks"]}
+        assert statuses == {"wait-1": "cancelled", "wait-2": "cancelled", "wait-3": "cancelled"}
+        for task_id in statuses:
+            result = json.loads((tmp_path / "r" / "tasks" / task_id / "result.json").read_text())
+            assert result["status"] == "cancelled"
+
+        resumed = await anyio.run_process(
+            [*COPILOT_BATCH, "resume", "r", "--out", str(tmp_path)], env=env, check=False
+        )
+    assert resumed.returncode == 0, resumed.stderr
     record = json.loads((tmp_path / "r" / "run.json").read_text())
-    assert record["state"] == "interrupted"
-    statuses = {task["id"]: task["status"] for task in record["tasks"]}
-    assert statuses == {"wait-1": "cancelled", "wait-2": "cancelled", "wait-3": "cancelled"}
+    assert record["state"] == "finished"
+    assert record["started_at"] < record["resumed_at"][0]
+    assert [task["status"] for task in record["tasks"]] == ["ok", "ok", "ok"]
     for task_id in statuses:
         result = json.loads((tmp_path / "r" / "tasks" / task_id / "result.json").read_text())
-        assert result["status"] == "cancelled"
+        assert [a["status"] for a in result["attempts"]] == ["cancelled", "ok"]
 
 
 @pytest.mark.cli

@@ -46,12 +46,13 @@ def run_record(
     jobs: Sequence[JobSpec],
     options: Mapping[str, Any],
     environment: Mapping[str, Any],
-    results: Sequence[TaskResult],
+    records: Sequence[Mapping[str, Any]],
     failure: str | None = None,
+    resumed_at: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """The content of run.json. ``state`` is running, finished, interrupted or failed (the
-    run could not start its client; ``failure`` says why)."""
-    records = [result.to_record() for result in results]
+    """The content of run.json. ``state`` is running, finished, interrupted, timed_out or
+    failed (the run could not start its client; ``failure`` says why). ``records`` are the
+    tasks' entries (``TaskResult.to_record()``), kept ones from before a resume included."""
     return {
         "run_id": run_id,
         "state": state,
@@ -67,8 +68,9 @@ def run_record(
         ],
         "options": dict(options),
         "environment": dict(environment),
+        "resumed_at": list(resumed_at),
         "totals": totals(records),
-        "tasks": records,
+        "tasks": list(records),
     }
 
 

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import secrets
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from ..errors import RunLockedError
 from .atomic import write_text_atomic
 from .redact import Redactor
 
@@ -67,6 +71,19 @@ class RunFolder:
                 text = log.read_text(encoding="utf-8", errors="replace")
                 (self.cli_logs / log.name).write_text(self.redactor.text(text), encoding="utf-8")
         shutil.rmtree(self.copilot_home, ignore_errors=True)
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the folder's lock: one process writes a run at a time (a resume too)."""
+        with open(self.path / ".lock", "a+") as lock_file:
+            try:
+                fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise RunLockedError(self.path) from None
+            try:
+                yield
+            finally:
+                fcntl.flock(lock_file, fcntl.LOCK_UN)
 
     def task_dir(self, task_id: str) -> Path:
         return self.path / "tasks" / task_id

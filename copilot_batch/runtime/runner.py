@@ -130,6 +130,8 @@ class _RunState:
     environment: dict[str, Any]
     started_at: datetime
     results: dict[str, TaskResult] = field(default_factory=dict)
+    specs: dict[str, TaskSpec] = field(default_factory=dict)  # as the job files expand them
+    earlier: EarlierRun = field(default_factory=lambda: EarlierRun())
     interrupted: bool = False
     run_deadline: float = math.inf  # anyio.current_time() when run_timeout expires
     timed_out: bool = False  # run_timeout cancelled tasks
@@ -145,11 +147,29 @@ class _RunState:
             jobs=self.jobs,
             options=self.options.to_record(),
             environment=self.environment,
-            results=list(self.results.values()),
+            records=[
+                self.results[task_id].to_record()
+                if task_id in self.results
+                else self.earlier.kept[task_id]
+                for task_id in self.earlier.order or list(self.results)
+            ],
             failure=self.failure,
+            resumed_at=self.earlier.resumed_at,
         )
         self.folder.write_json(self.folder.run_json, record)
         return record
+
+
+@dataclass(frozen=True)
+class EarlierRun:
+    """What a resumed run keeps from before: the tasks that ended ok and are unchanged
+    (their run.json entries), every task's earlier attempts, the task order, the start."""
+
+    kept: dict[str, dict[str, Any]] = field(default_factory=dict)
+    attempts: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    order: list[str] = field(default_factory=list)
+    started_at: datetime | None = None
+    resumed_at: tuple[str, ...] = ()
 
 
 async def run_batch(
@@ -158,11 +178,45 @@ async def run_batch(
     """Run every selected task of ``jobs``; write ``<out_dir>/<run-id>/``; never raise for a
     task's failure. Invalid input and set-up problems raise before anything starts."""
     tasks = select_tasks(jobs, options.only, options.shard)
+    return await execute_run(jobs, tasks, None, options, observer)
+
+
+async def execute_run(
+    jobs: Sequence[JobSpec],
+    tasks: Sequence[TaskSpec],
+    folder: RunFolder | None,
+    options: RunOptions,
+    observer: RunObserver | None = None,
+    earlier: EarlierRun | None = None,
+) -> RunResult:
+    """Run ``tasks`` into ``folder`` (an earlier run's, being resumed), or into a new run
+    folder made once the replay scripts and the CLI are found; hold the folder's lock;
+    write run.json first and last, and the reports."""
     scripts = load_scripts(options.replay)
     cli_url = _cli_url(jobs, options)
     cli_path = None if cli_url else find_cli(options.cli_path)
-    redactor = Redactor.for_run(secret for task in tasks for secret in task.secrets)
-    folder = RunFolder.create(options.out_dir, options.run_id or new_run_id(), redactor)
+    if folder is None:
+        redactor = Redactor.for_run(secret for task in tasks for secret in task.secrets)
+        folder = RunFolder.create(options.out_dir, options.run_id or new_run_id(), redactor)
+    earlier = earlier or EarlierRun()
+    with folder.locked():
+        return await _execute(
+            jobs, tasks, folder, options, observer, earlier, scripts, cli_url, cli_path
+        )
+
+
+async def _execute(
+    jobs: Sequence[JobSpec],
+    tasks: Sequence[TaskSpec],
+    folder: RunFolder,
+    options: RunOptions,
+    observer: RunObserver | None,
+    earlier: EarlierRun,
+    scripts: Sequence[Script],
+    cli_url: str | None,
+    cli_path: Path | None,
+) -> RunResult:
+    redactor = folder.redactor
     state = _RunState(
         jobs=jobs,
         options=options,
@@ -173,8 +227,10 @@ async def run_batch(
             "cli_path": str(cli_path) if cli_path else None,
             "cli_url": cli_url,
         },
-        started_at=datetime.now(UTC),
+        started_at=earlier.started_at or datetime.now(UTC),
         results={task.id: TaskResult(task=task) for task in tasks},
+        specs={task.id: task for task in tasks},
+        earlier=earlier,
     )
     state.write_run_json("running")
 
@@ -308,8 +364,8 @@ async def _run_tasks(
     workspaces = WorkspaceManager(state.folder.path, state.folder.run_id)
     writer = EventLogWriter(state.folder)
 
-    async def record(result: TaskResult) -> None:
-        """Write the attempt's result.json; a task's last attempt also ends the task."""
+    async def record(result: TaskResult, final: bool) -> None:
+        """Write the attempt's result.json; a task's last (``final``) attempt ends the task."""
         if result.status is TaskStatus.CANCELLED:
             result.error = f"{_stop_reason(state)} before the task finished"
         # Mask credentials once, here, before the terminal, run.json or result.json see them.
@@ -318,7 +374,7 @@ async def _run_tasks(
         state.folder.write_json(
             state.folder.result_path(result.task.id), result.to_record(with_spec=True)
         )
-        if _will_retry(result):
+        if not final:
             return
         log.info(
             "task finished", task_id=result.task.id, status=str(result.status), error=result.error
@@ -351,14 +407,16 @@ async def _run_tasks(
                 task_log.info("task started")
                 if observer is not None:
                     observer.task_started(task)
-                earlier: list[dict[str, Any]] = []
-                for attempt in range(1, task.retries + 2):
+                # A resumed task keeps its earlier attempts and numbers on from them.
+                earlier = list(state.earlier.attempts.get(task.id, []))
+                for try_number in range(1, task.retries + 2):
+                    attempt = len(earlier) + 1
                     sink.attempt = attempt
-                    result = await run_attempt(task, sink, task_log, attempt, earlier)
-                    if not _will_retry(result):
+                    result = await run_attempt(task, sink, task_log, attempt, try_number, earlier)
+                    if not _will_retry(result, try_number):
                         return
                     earlier.append(result.attempt_record())
-                    delay = retry_delay(attempt, *task.retry_backoff)
+                    delay = retry_delay(try_number, *task.retry_backoff)
                     task_log.warning(
                         "retrying after a transient failure",
                         attempt=attempt + 1,
@@ -372,18 +430,20 @@ async def _run_tasks(
         sink: EventSink,
         task_log: FilteringBoundLogger,
         attempt: int,
+        try_number: int,
         earlier: list[dict[str, Any]],
     ) -> TaskResult:
         """One try at a task, in a fresh session (and workspace); its result is recorded."""
         recorded: list[TaskResult] = []
 
         async def record_attempt(result: TaskResult) -> None:
-            result.task = task  # the job's working directory, not the workspace
+            # The job's task as written: not the workspace, not --replay's provider.
+            result.task = state.specs[task.id]
             result.attempt, result.attempts = attempt, list(earlier)
             if workspace is not None:
                 await record_changes(result, workspace)
             recorded.append(result)
-            await record(result)
+            await record(result, final=not _will_retry(result, try_number))
 
         workspace = None
         try:
@@ -447,8 +507,9 @@ async def _interruptible(
                 watcher_group.cancel_scope.cancel()
 
 
-def _will_retry(result: TaskResult) -> bool:
-    return result.transient and result.attempt <= result.task.retries
+def _will_retry(result: TaskResult, try_number: int) -> bool:
+    """Whether this run tries the task again: a transient failure, with retries left."""
+    return result.transient and try_number <= result.task.retries
 
 
 def retry_delay(attempt: int, initial: float, maximum: float) -> float:

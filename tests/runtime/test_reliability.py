@@ -8,7 +8,11 @@ from pathlib import Path
 import pytest
 from run_helpers import SCRIPTS, read_events, read_json, run_at_model
 
-from copilot_batch import TaskStatus
+from copilot_batch import RunOptions, TaskStatus
+from copilot_batch.errors import RunLockedError
+from copilot_batch.output.redact import Redactor
+from copilot_batch.output.run_folder import RunFolder
+from copilot_batch.runtime.resume import resume_run
 from copilot_batch.runtime.runner import retry_delay
 from copilot_batch.scripted_model import Fault, ScriptedModel, load_scripts
 
@@ -96,3 +100,51 @@ async def test_run_timeout_cancels_what_is_left_and_keeps_what_finished(tmp_path
     )
     assert read_json(result.folder / "tasks" / "quick" / "result.json")["final_message"] == "Hello!"
     assert result.exit_code == 1
+
+
+@pytest.mark.anyio
+async def test_resume_reruns_failed_and_changed_tasks_and_keeps_the_rest(tmp_path: Path) -> None:
+    async with ScriptedModel(load_scripts([SCRIPTS / "greetings.yaml"])) as model:
+        body = """
+            tasks:
+              - {id: same, prompt: Say hello.}
+              - {id: changed, prompt: Take your time.}
+              - {id: failed, prompt: Nobody scripted this.}
+            """
+        first = await run_at_model(tmp_path, model, body)
+        assert [task.status for task in first.results] == [
+            TaskStatus.OK, TaskStatus.OK, TaskStatus.FAILED,
+        ]  # fmt: skip
+        kept_before = read_json(first.folder / "tasks" / "same" / "result.json")
+        job_file = tmp_path / "job.yaml"
+        job_file.write_text(
+            job_file.read_text()
+            .replace("prompt: Take your time.", "prompt: Say hello.")
+            .replace("prompt: Nobody scripted this.", "prompt: Take your time.")
+        )
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("MODEL_URL", model.base_url)  # the job file reads it again
+            resumed = await resume_run(first.folder, RunOptions())
+
+    assert sorted(task.task.id for task in resumed.results) == ["changed", "failed"]
+    run = read_json(first.folder / "run.json")
+    assert [(t["id"], t["status"]) for t in run["tasks"]] == [
+        ("same", "ok"), ("changed", "ok"), ("failed", "ok"),
+    ]  # fmt: skip
+    assert run["totals"]["ok"] == 3 and len(run["resumed_at"]) == 1
+    assert read_json(first.folder / "tasks" / "same" / "result.json") == kept_before
+    failed = read_json(first.folder / "tasks" / "failed" / "result.json")
+    assert [(a["attempt"], a["status"]) for a in failed["attempts"]] == [(1, "failed"), (2, "ok")]
+    assert failed["final_message"] == "This reply never arrives in time."
+
+
+@pytest.mark.anyio
+async def test_a_run_folder_in_use_is_not_resumed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with ScriptedModel(load_scripts([SCRIPTS / "greetings.yaml"])) as model:
+        first = await run_at_model(tmp_path, model, "tasks: [{id: a, prompt: Say hello.}]\n")
+        monkeypatch.setenv("MODEL_URL", model.base_url)
+    folder = RunFolder(first.folder, Redactor([]))
+    with folder.locked(), pytest.raises(RunLockedError, match="in use by another"):
+        await resume_run(first.folder, RunOptions())
