@@ -296,3 +296,30 @@ async def test_secrets_never_reach_files_or_terminal(tmp_path: Path) -> None:
     assert b"The key is ***, the header ***." in written
     # A header marked not secret is shown as written.
     assert b'"X-Team": "docs"' in written
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "version: 1\ntasks:\n  - id: [a\n",
+        "version: 1\ntasks: [{id: a, prompt: x, timeout: soon}]\n",
+        "version: 1\ntasks: [{id: a, prompt: x, tools: {available: [nope]}}]\n",
+        "version: 1\nmatrix: {m: {glob: '*.none'}}\ntasks: [{id: 'a{{ m }}', prompt: x}]\n",
+        "version: 1\ntasks: [{id: a, prompt: x, output_schema: {type: nonsense}}]\n",
+        "version: 1\ntasks: [{id: a, prompt: '{{ undefined }}'}]\n",
+    ],
+)
+def test_bad_input_exits_2_and_starts_no_cli(tmp_path: Path, text: str) -> None:
+    marker = tmp_path / "cli-was-started"
+    fake_cli = tmp_path / "copilot"
+    fake_cli.write_text(f"#!/bin/sh\ntouch {marker}\nexit 1\n")
+    fake_cli.chmod(0o755)
+    job = tmp_path / "broken.yaml"
+    job.write_text(text)
+    result = CliRunner().invoke(
+        main, ["run", str(job), "--cli-path", str(fake_cli), "--out", str(tmp_path / "runs")]
+    )
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"error: {job}:")
+    assert not marker.exists()
+    assert not (tmp_path / "runs").exists()

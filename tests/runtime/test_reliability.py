@@ -148,3 +148,47 @@ async def test_a_run_folder_in_use_is_not_resumed(
     folder = RunFolder(first.folder, Redactor([]))
     with folder.locked(), pytest.raises(RunLockedError, match="in use by another"):
         await resume_run(first.folder, RunOptions())
+
+
+def assert_nothing_lost(result_folder: Path, expected_ids: set[str]) -> None:
+    """The invariant after any fault: every task in run.json with a terminal status, and
+    every ok task's result on disk."""
+    run = read_json(result_folder / "run.json")
+    assert run["state"] != "running"
+    assert {task["id"] for task in run["tasks"]} == expected_ids
+    for task in run["tasks"]:
+        assert task["status"] in ("ok", "failed", "timeout", "cancelled", "error"), task
+        if task["status"] == "ok":
+            record = read_json(result_folder / "tasks" / task["id"] / "result.json")
+            assert record["status"] == "ok" and record["final_message"]
+
+
+@pytest.mark.anyio
+async def test_broken_model_replies_are_retried_until_they_succeed(tmp_path: Path) -> None:
+    # Each fault lasts through the CLI's own retries (6 requests), so the session fails
+    # and copilot-batch's retry, in a fresh session, meets a healthy model.
+    faults = [
+        Fault(kind="server_error", prompt_contains="Say hello", times=6),
+        Fault(kind="disconnect", prompt_contains="Take your time", times=6),
+    ]
+    async with ScriptedModel(load_scripts([SCRIPTS / "greetings.yaml"]), faults=faults) as model:
+        result = await run_at_model(
+            tmp_path,
+            model,
+            """
+            tasks:
+              - {id: server-error, prompt: Say hello., retries: 1, retry_backoff: {initial: 100ms}}
+              - {id: dropped, prompt: Take your time., retries: 1, retry_backoff: {initial: 100ms}}
+            """,
+        )
+    by_id = {task.task.id: task for task in result.results}
+    assert by_id["server-error"].status is TaskStatus.OK
+    assert by_id["dropped"].status is TaskStatus.OK
+    server_error = read_json(result.folder / "tasks" / "server-error" / "result.json")
+    assert [(a["status"], a["status_code"]) for a in server_error["attempts"]] == [
+        ("failed", 500), ("ok", None),
+    ]  # fmt: skip
+    dropped = read_json(result.folder / "tasks" / "dropped" / "result.json")
+    assert [a["status"] for a in dropped["attempts"]] == ["failed", "ok"]
+    assert "Failed to get response from the AI model" in dropped["attempts"][0]["error"]
+    assert_nothing_lost(result.folder, {"server-error", "dropped"})
