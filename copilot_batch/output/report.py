@@ -49,6 +49,7 @@ def run_record(
     records: Sequence[Mapping[str, Any]],
     failure: str | None = None,
     resumed_at: Sequence[str] = (),
+    concurrency: Mapping[str, int] | None = None,
 ) -> dict[str, Any]:
     """The content of run.json. ``state`` is running, finished, interrupted, timed_out or
     failed (the run could not start its client; ``failure`` says why). ``records`` are the
@@ -69,6 +70,7 @@ def run_record(
         "options": dict(options),
         "environment": dict(environment),
         "resumed_at": list(resumed_at),
+        "concurrency": dict(concurrency) if concurrency else None,
         "totals": totals(records),
         "tasks": list(records),
     }

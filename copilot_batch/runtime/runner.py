@@ -38,6 +38,7 @@ from ..scripted_model import Script, ScriptedModel, load_scripts
 from ..spec import JobSpec, TaskSpec
 from .cli_binary import find_cli
 from .clients import CONNECTION_TOKEN_VARIABLE, CliProcess, CliServer, open_client
+from .concurrency import AdaptiveLimit
 from .session import run_task_session
 from .shards import Shard
 from .workspaces import Workspace, WorkspaceManager
@@ -135,6 +136,7 @@ class _RunState:
     interrupted: bool = False
     run_deadline: float = math.inf  # anyio.current_time() when run_timeout expires
     timed_out: bool = False  # run_timeout cancelled tasks
+    concurrency: AdaptiveLimit | None = None
     failure: str | None = None
 
     def write_run_json(self, state: str) -> dict[str, Any]:
@@ -155,6 +157,7 @@ class _RunState:
             ],
             failure=self.failure,
             resumed_at=self.earlier.resumed_at,
+            concurrency=self.concurrency.to_record() if self.concurrency else None,
         )
         self.folder.write_json(self.folder.run_json, record)
         return record
@@ -360,7 +363,7 @@ async def _run_tasks(
     log: FilteringBoundLogger,
     observer: RunObserver | None,
 ) -> None:
-    limiter = anyio.CapacityLimiter(state.options.concurrency)
+    concurrency = state.concurrency = AdaptiveLimit(state.options.concurrency, log)
     workspaces = WorkspaceManager(state.folder.path, state.folder.run_id)
     writer = EventLogWriter(state.folder)
 
@@ -403,7 +406,7 @@ async def _run_tasks(
         # permission callbacks from its own dispatch, outside this task's context.
         task_log = log.bind(task_id=task.id)
         with sink:
-            async with limiter:
+            async with concurrency.limiter:
                 task_log.info("task started")
                 if observer is not None:
                     observer.task_started(task)
@@ -459,7 +462,15 @@ async def _run_tasks(
             if workspace is not None
             else task
         )
-        await run_task_session(client, in_workspace, sink, task_log, record_attempt, attempt)
+        await run_task_session(
+            client,
+            in_workspace,
+            sink,
+            task_log,
+            record_attempt,
+            attempt,
+            on_rate_limited=concurrency.rate_limited,
+        )
         return recorded[-1]
 
     async with anyio.create_task_group() as run_group:
@@ -468,9 +479,12 @@ async def _run_tasks(
             if state.options.run_timeout is not None:
                 state.run_deadline = anyio.current_time() + state.options.run_timeout
             with anyio.CancelScope(deadline=state.run_deadline) as limit:
-                async with anyio.create_task_group() as tasks_group:
-                    for task in tasks:
-                        tasks_group.start_soon(run_one, task, writer.sink(task.id))
+                async with anyio.create_task_group() as adaptive:
+                    adaptive.start_soon(concurrency.raise_when_quiet)
+                    async with anyio.create_task_group() as tasks_group:
+                        for task in tasks:
+                            tasks_group.start_soon(run_one, task, writer.sink(task.id))
+                    adaptive.cancel_scope.cancel()
             if limit.cancelled_caught:
                 log.warning("run_timeout expired", seconds=state.options.run_timeout)
                 state.timed_out = True

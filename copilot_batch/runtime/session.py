@@ -11,6 +11,7 @@ import anyio
 from copilot import CopilotClient, CopilotSession, SessionEvent
 from copilot.generated.session_events import (
     AssistantMessageData,
+    AssistantTurnRetryData,
     AssistantUsageData,
     SessionErrorData,
     SessionEventType,
@@ -31,8 +32,9 @@ TEARDOWN_SECONDS = 15.0
 class _SessionObserver:
     """Reads a session's events as they arrive: the answer, usage, tool calls, the end."""
 
-    def __init__(self, sink: EventSink) -> None:
+    def __init__(self, sink: EventSink, on_rate_limited: Callable[[], None] | None) -> None:
         self._sink = sink
+        self._on_rate_limited = on_rate_limited
         self.finished = anyio.Event()
         self.final_message: str | None = None
         self.usage = Usage()
@@ -66,8 +68,13 @@ class _SessionObserver:
                 )
             case SessionEventType.TOOL_EXECUTION_START:
                 self.tool_calls += 1
+            case SessionEventType.ASSISTANT_TURN_RETRY if isinstance(data, AssistantTurnRetryData):
+                if data.reason == "rate_limit" and self._on_rate_limited is not None:
+                    self._on_rate_limited()
             case SessionEventType.SESSION_ERROR if isinstance(data, SessionErrorData):
                 self.error = SessionError(data.error_type, data.message, data.status_code)
+                if data.status_code == 429 and self._on_rate_limited is not None:
+                    self._on_rate_limited()
                 self.finished.set()
             case SessionEventType.SESSION_IDLE:
                 self.finished.set()
@@ -124,6 +131,7 @@ async def run_task_session(
     log: FilteringBoundLogger,
     record: Callable[[TaskResult], Awaitable[None]],
     attempt: int = 1,
+    on_rate_limited: Callable[[], None] | None = None,
 ) -> None:
     """Run one task in its own session and ``record`` its result, whatever happens.
 
@@ -131,7 +139,7 @@ async def run_task_session(
     Cancellation (the run being interrupted) records ``cancelled`` and propagates.
     """
     result = TaskResult(task=task, started_at=datetime.now(UTC), attempt=attempt)
-    observer = _SessionObserver(sink)
+    observer = _SessionObserver(sink, on_rate_limited)
     session: CopilotSession | None = None
     unsubscribe: Callable[[], None] | None = None
 
