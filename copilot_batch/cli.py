@@ -117,6 +117,13 @@ class _TerminalObserver:
     help="Limit on the whole run (90s, 10m, 2h): when it expires, running and waiting "
     "tasks end cancelled.",
 )
+@click.option(
+    "--max-cli-restarts",
+    type=click.IntRange(min=0),
+    default=3,
+    show_default=True,
+    help="Start the Copilot CLI again this often if it dies; its tasks run again.",
+)
 @click.option("--model", help="Use this model for every task.")
 @click.option("--dry-run", is_flag=True, help="Validate and list the tasks; start nothing.")
 @click.option("--cli-path", help="The Copilot CLI binary to run.")
@@ -149,6 +156,7 @@ def run(
     only: tuple[str, ...],
     shard: Shard | None,
     run_timeout: float | None,
+    max_cli_restarts: int,
     model: str | None,
     dry_run: bool,
     cli_path: str | None,
@@ -165,6 +173,7 @@ def run(
         only=only,
         shard=shard,
         run_timeout=run_timeout,
+        max_cli_restarts=max_cli_restarts,
         model=model,
         cli_path=cli_path,
         cli_url=cli_url,

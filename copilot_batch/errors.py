@@ -17,6 +17,7 @@
      │    ├── CliNotFoundError        no Copilot CLI binary was found
      │    ├── CliStartError           the Copilot CLI did not start
      │    ├── CliConnectError         the Copilot CLI server at --cli-url did not answer
+     │    ├── CliCrashedError         the Copilot CLI died more often than max_cli_restarts
      │    └── NoAuthError             tasks need the GitHub Copilot API; nothing signs them in
      ├── PatchApplyError              a task's patch does not apply to its source; exit code 1
      └── TaskFailure                  why a task did not end ok; recorded, never raised out of a run
@@ -222,6 +223,21 @@ class CliConnectError(SetupError):
 
     def __str__(self) -> str:
         return f"cannot connect to the Copilot CLI server at {self.url}: {self.reason}"
+
+
+class CliCrashedError(SetupError):
+    """The Copilot CLI process died again after ``restarts`` restarts; the run stopped."""
+
+    def __init__(self, restarts: int, reason: str) -> None:
+        self.restarts = restarts
+        self.reason = reason
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        return (
+            f"the Copilot CLI process died after {self.restarts} restart(s), the most "
+            f"allowed (--max-cli-restarts); the run stopped: {self.reason}"
+        )
 
 
 class NoAuthError(SetupError):

@@ -146,7 +146,7 @@ def test_cli_that_will_not_start_exits_2_and_run_json_says_why(tmp_path: Path) -
     record = json.loads((tmp_path / "r" / "run.json").read_text())
     assert record["state"] == "failed"
     assert record["failure"].startswith(failure)
-    assert [task["status"] for task in record["tasks"]] == ["pending", "pending"]
+    assert [task["status"] for task in record["tasks"]] == ["cancelled", "cancelled"]
 
 
 def test_only_that_matches_nothing_exits_2(tmp_path: Path) -> None:

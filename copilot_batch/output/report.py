@@ -50,6 +50,7 @@ def run_record(
     failure: str | None = None,
     resumed_at: Sequence[str] = (),
     concurrency: Mapping[str, int] | None = None,
+    cli_restarts: int = 0,
 ) -> dict[str, Any]:
     """The content of run.json. ``state`` is running, finished, interrupted, timed_out or
     failed (the run could not start its client; ``failure`` says why). ``records`` are the
@@ -71,6 +72,7 @@ def run_record(
         "environment": dict(environment),
         "resumed_at": list(resumed_at),
         "concurrency": dict(concurrency) if concurrency else None,
+        "cli_restarts": cli_restarts,
         "totals": totals(records),
         "tasks": list(records),
     }

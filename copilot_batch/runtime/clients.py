@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator, Mapping
+from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import anyio
 from copilot import CopilotClient, RuntimeConnection
+from structlog.typing import FilteringBoundLogger
 
-from ..errors import CliConnectError, CliStartError, CopilotBatchError
+from ..errors import CliConnectError, CliCrashedError, CliStartError, CopilotBatchError
 
 STOP_GRACE_SECONDS = 10.0
 # The connection token a CLI server started with ``COPILOT_CONNECTION_TOKEN`` expects.
@@ -49,9 +51,12 @@ async def open_client(cli: CliProcess | CliServer) -> AsyncIterator[CopilotClien
         yield client
     finally:
         with anyio.CancelScope(shield=True):
-            with anyio.move_on_after(STOP_GRACE_SECONDS) as scope:
+            stopped = False
+            # A CLI that died cannot stop cleanly (StopError): then it is forced.
+            with anyio.move_on_after(STOP_GRACE_SECONDS), contextlib.suppress(Exception):
                 await client.stop()
-            if scope.cancelled_caught:
+                stopped = True
+            if not stopped:
                 await client.force_stop()
 
 
@@ -72,3 +77,82 @@ def _start_error(cli: CliProcess | CliServer, exc: Exception) -> CopilotBatchErr
     if isinstance(cli, CliServer):
         return CliConnectError(cli.url, reason)
     return CliStartError(str(cli.path), reason)
+
+
+class SupervisedClient:
+    """The run's client, started again when its CLI process dies (at most ``max_restarts``
+    times). Attempts take ``current`` when they start and register their cancel scope; a
+    crash cancels the attempts of the dead client, which then run again on the new one."""
+
+    def __init__(
+        self, cli: CliProcess | CliServer, max_restarts: int, log: FilteringBoundLogger
+    ) -> None:
+        self._cli = cli
+        self._log = log
+        self.max_restarts = max_restarts
+        self.restarts = 0
+        self.generation = 0
+        self.crashed_generations: set[int] = set()
+        self.gave_up = False  # the last crash was one too many: no new client
+        self._ready = anyio.Event()
+        self._stack = AsyncExitStack()
+        self._attempts: dict[int, set[anyio.CancelScope]] = {}
+        self._client: CopilotClient | None = None
+
+    async def __aenter__(self) -> SupervisedClient:
+        await self._start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self._stack.aclose()
+
+    @property
+    def current(self) -> CopilotClient:
+        assert self._client is not None, "used before __aenter__"
+        return self._client
+
+    async def ready(self) -> tuple[CopilotClient, int]:
+        """The live client and its generation, once any restart has finished."""
+        await self._ready.wait()
+        return self.current, self.generation
+
+    @contextmanager
+    def attempt(self, generation: int) -> Iterator[anyio.CancelScope]:
+        """A cancel scope for one attempt on the client of ``generation``."""
+        with anyio.CancelScope() as scope:
+            scopes = self._attempts.setdefault(generation, set())
+            scopes.add(scope)
+            try:
+                yield scope
+            finally:
+                scopes.discard(scope)
+
+    async def watch(self, interval: float = 1.0) -> None:
+        """Forever: ping the CLI; when it is gone, cancel its attempts and start another."""
+        while True:
+            await anyio.sleep(interval)
+            try:
+                with anyio.move_on_after(30):  # a busy CLI may answer slowly; that is alive
+                    await self.current.ping()
+                continue
+            except Exception as error:  # any failure to answer means the process is gone
+                reason = f"{type(error).__name__}: {error}"
+            self._log.error("the Copilot CLI process is gone", reason=reason)
+            self._ready = anyio.Event()
+            dead = self.generation
+            self.crashed_generations.add(dead)
+            for scope in self._attempts.pop(dead, set()):
+                scope.cancel()
+            if self.restarts >= self.max_restarts:
+                self.gave_up = True
+                raise CliCrashedError(self.restarts, reason)
+            self.restarts += 1
+            await self._stack.aclose()
+            self._stack = AsyncExitStack()
+            await self._start()
+            self._log.warning("the Copilot CLI was started again", restarts=self.restarts)
+
+    async def _start(self) -> None:
+        self._client = await self._stack.enter_async_context(open_client(self._cli))
+        self.generation += 1
+        self._ready.set()

@@ -21,6 +21,7 @@ from copilot import CopilotClient
 from structlog.typing import FilteringBoundLogger
 
 from ..errors import (
+    CliCrashedError,
     ConflictingCliUrlsError,
     CopilotBatchError,
     NoAuthError,
@@ -37,13 +38,15 @@ from ..output.run_log import open_run_logger, sdk_logs_into
 from ..scripted_model import Script, ScriptedModel, load_scripts
 from ..spec import JobSpec, TaskSpec
 from .cli_binary import find_cli
-from .clients import CONNECTION_TOKEN_VARIABLE, CliProcess, CliServer, open_client
+from .clients import CONNECTION_TOKEN_VARIABLE, CliProcess, CliServer, SupervisedClient
 from .concurrency import AdaptiveLimit
 from .session import run_task_session
 from .shards import Shard
 from .workspaces import Workspace, WorkspaceManager
 
 EXIT_OK, EXIT_TASKS_FAILED, EXIT_INTERRUPTED = 0, 1, 130
+# The error_type of an attempt cut short because the Copilot CLI process died.
+CLI_GONE = "CliProcessExited"
 
 # Sessions replaying a script reach the scripted model with this placeholder key.
 REPLAY_API_KEY = "replay-no-key"
@@ -63,6 +66,7 @@ class RunOptions:
     cli_path: str | None = None
     cli_url: str | None = None
     run_timeout: float | None = None
+    max_cli_restarts: int = 3
     replay: tuple[Path, ...] = ()
     run_id: str | None = None
     handle_signals: bool = False
@@ -77,6 +81,7 @@ class RunOptions:
             "cli_path": self.cli_path,
             "cli_url": self.cli_url,
             "run_timeout": self.run_timeout,
+            "max_cli_restarts": self.max_cli_restarts,
             "replay": [str(path) for path in self.replay],
         }
 
@@ -137,6 +142,7 @@ class _RunState:
     run_deadline: float = math.inf  # anyio.current_time() when run_timeout expires
     timed_out: bool = False  # run_timeout cancelled tasks
     concurrency: AdaptiveLimit | None = None
+    clients: SupervisedClient | None = None
     failure: str | None = None
 
     def write_run_json(self, state: str) -> dict[str, Any]:
@@ -158,6 +164,7 @@ class _RunState:
             failure=self.failure,
             resumed_at=self.earlier.resumed_at,
             concurrency=self.concurrency.to_record() if self.concurrency else None,
+            cli_restarts=self.clients.restarts if self.clients else 0,
         )
         self.folder.write_json(self.folder.run_json, record)
         return record
@@ -255,7 +262,7 @@ async def _execute(
         finally:
             with anyio.CancelScope(shield=True):
                 folder.retire_copilot_home()
-                if state.interrupted or state.timed_out:
+                if state.interrupted or state.timed_out or state.failure:
                     _mark_unstarted_cancelled(state)
                 final = (
                     "interrupted"
@@ -311,9 +318,12 @@ async def _start_and_run(
             if cli_url
             else CliProcess(cast(Path, cli_path), state.folder.copilot_home, extra_env)
         )
-        client = await stack.enter_async_context(open_client(cli))
-        await _check_auth(client, tasks, cli)
-        await _run_tasks(client, tasks, state, log, observer)
+        clients = await stack.enter_async_context(
+            SupervisedClient(cli, options.max_cli_restarts, log)
+        )
+        state.clients = clients
+        await _check_auth(clients.current, tasks, cli)
+        await _run_tasks(clients, tasks, state, log, observer)
 
 
 def _cli_url(jobs: Sequence[JobSpec], options: RunOptions) -> str | None:
@@ -357,7 +367,7 @@ def _point_at_replay(
 
 
 async def _run_tasks(
-    client: CopilotClient,
+    clients: SupervisedClient,
     tasks: Sequence[TaskSpec],
     state: _RunState,
     log: FilteringBoundLogger,
@@ -412,12 +422,17 @@ async def _run_tasks(
                     observer.task_started(task)
                 # A resumed task keeps its earlier attempts and numbers on from them.
                 earlier = list(state.earlier.attempts.get(task.id, []))
-                for try_number in range(1, task.retries + 2):
+                try_number = 1
+                while True:
                     attempt = len(earlier) + 1
                     sink.attempt = attempt
                     result = await run_attempt(task, sink, task_log, attempt, try_number, earlier)
+                    if result.error_type == CLI_GONE and not clients.gave_up:
+                        earlier.append(result.attempt_record())  # on the new CLI, uncounted
+                        continue
                     if not _will_retry(result, try_number):
                         return
+                    try_number += 1
                     earlier.append(result.attempt_record())
                     delay = retry_delay(try_number, *task.retry_backoff)
                     task_log.warning(
@@ -438,15 +453,22 @@ async def _run_tasks(
     ) -> TaskResult:
         """One try at a task, in a fresh session (and workspace); its result is recorded."""
         recorded: list[TaskResult] = []
+        client, generation = await clients.ready()
 
         async def record_attempt(result: TaskResult) -> None:
+            if generation in clients.crashed_generations and result.status is TaskStatus.CANCELLED:
+                result.status, result.error_type = TaskStatus.ERROR, CLI_GONE
+                result.error = "the Copilot CLI process exited during the task" + (
+                    "" if clients.gave_up else "; it runs again on a new one"
+                )
             # The job's task as written: not the workspace, not --replay's provider.
             result.task = state.specs[task.id]
             result.attempt, result.attempts = attempt, list(earlier)
             if workspace is not None:
                 await record_changes(result, workspace)
             recorded.append(result)
-            await record(result, final=not _will_retry(result, try_number))
+            again = result.error_type == CLI_GONE and not clients.gave_up
+            await record(result, final=not (again or _will_retry(result, try_number)))
 
         workspace = None
         try:
@@ -462,25 +484,40 @@ async def _run_tasks(
             if workspace is not None
             else task
         )
-        await run_task_session(
-            client,
-            in_workspace,
-            sink,
-            task_log,
-            record_attempt,
-            attempt,
-            on_rate_limited=concurrency.rate_limited,
-        )
+        with clients.attempt(generation):
+            await run_task_session(
+                client,
+                in_workspace,
+                sink,
+                task_log,
+                record_attempt,
+                attempt,
+                on_rate_limited=concurrency.rate_limited,
+            )
         return recorded[-1]
+
+    crash: list[CliCrashedError] = []
+
+    async def supervise() -> None:
+        # Raised here, the error would reach run_batch wrapped in exception groups.
+        try:
+            await clients.watch()
+        except CliCrashedError as error:
+            crash.append(error)
+            tasks_scope.cancel()
 
     async with anyio.create_task_group() as run_group:
         run_group.start_soon(writer.run)
         async with _interruptible(state, log), writer:
             if state.options.run_timeout is not None:
                 state.run_deadline = anyio.current_time() + state.options.run_timeout
-            with anyio.CancelScope(deadline=state.run_deadline) as limit:
+            with (
+                anyio.CancelScope(deadline=state.run_deadline) as limit,
+                anyio.CancelScope() as tasks_scope,
+            ):
                 async with anyio.create_task_group() as adaptive:
                     adaptive.start_soon(concurrency.raise_when_quiet)
+                    adaptive.start_soon(supervise)
                     async with anyio.create_task_group() as tasks_group:
                         for task in tasks:
                             tasks_group.start_soon(run_one, task, writer.sink(task.id))
@@ -488,6 +525,8 @@ async def _run_tasks(
             if limit.cancelled_caught:
                 log.warning("run_timeout expired", seconds=state.options.run_timeout)
                 state.timed_out = True
+    if crash:
+        raise crash[0]
 
 
 @asynccontextmanager
@@ -541,6 +580,8 @@ def _failed(result: TaskResult, status: TaskStatus, error: BaseException) -> Non
 def _stop_reason(state: _RunState) -> str:
     """Why tasks are being cancelled. Asked while the cancellation is under way, before
     the run knows how it ended, so a passed deadline is what tells run_timeout."""
+    if state.failure:
+        return f"the run stopped ({state.failure})"
     if anyio.current_time() >= state.run_deadline and not state.interrupted:
         return f"the run's run_timeout of {state.options.run_timeout:g}s expired"
     return "the run was interrupted"

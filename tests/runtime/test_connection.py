@@ -103,7 +103,7 @@ async def test_a_wrong_connection_token_is_a_setup_error(
     [run_folder] = (tmp_path / "runs").iterdir()
     run = read_json(run_folder / "run.json")
     assert run["state"] == "failed"
-    assert [task["status"] for task in run["tasks"]] == ["pending"]
+    assert [task["status"] for task in run["tasks"]] == ["cancelled"]
 
 
 async def test_nothing_listening_at_the_cli_url_is_a_setup_error(tmp_path: Path) -> None:
@@ -157,5 +157,7 @@ async def test_tasks_without_a_provider_need_a_signed_in_cli(
     run = json.loads((run_folder / "run.json").read_text())
     assert run["state"] == "failed"
     assert run["failure"] == message
-    assert {task["status"] for task in run["tasks"]} == {"pending"}
-    assert list((run_folder / "tasks").iterdir()) == []
+    assert {task["status"] for task in run["tasks"]} == {"cancelled"}
+    assert {task["error"] for task in run["tasks"]} == {
+        f"the run stopped ({message}) before the task started"
+    }

@@ -3,6 +3,8 @@ sessions, permanent ones not, and a silent model stopped by idle_timeout."""
 
 from __future__ import annotations
 
+import os
+import signal
 from pathlib import Path
 
 import anyio
@@ -12,7 +14,7 @@ from run_helpers import SCRIPTS, read_events, read_json, run_at_model
 from structlog.testing import capture_logs
 
 from copilot_batch import RunOptions, TaskStatus
-from copilot_batch.errors import RunLockedError
+from copilot_batch.errors import CliCrashedError, RunLockedError
 from copilot_batch.output.redact import Redactor
 from copilot_batch.output.run_folder import RunFolder
 from copilot_batch.runtime.concurrency import AdaptiveLimit
@@ -234,3 +236,100 @@ async def test_a_run_lowers_its_concurrency_when_the_model_rate_limits(tmp_path:
     assert run["concurrency"] == {"maximum": 4, "lowest": 2, "final": 2}
     log = (result.folder / "run.log").read_text()
     assert '"event": "concurrency changed"' in log and '"now": 2' in log
+
+
+def copilot_cli_children() -> list[int]:
+    """Pids of the Copilot CLI processes this test process started."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            command = (entry / "cmdline").read_bytes().split(b"\0")
+        except (OSError, IndexError, ValueError):
+            continue
+        if parent == os.getpid() and b"--headless" in command:
+            found.append(int(entry.name))
+    return found
+
+
+@pytest.mark.anyio
+async def test_a_killed_cli_is_replaced_and_its_tasks_run_again(tmp_path: Path) -> None:
+    # The first two model calls hang, so two sessions are mid-turn when the CLI is killed.
+    hang = Fault(kind="hang", prompt_contains="Say hello", times=2)
+    async with ScriptedModel(load_scripts([SCRIPTS / "greetings.yaml"]), faults=[hang]) as model:
+
+        async def kill_the_cli_mid_run() -> None:
+            await model.wait_for(lambda requests: len(requests) >= 2)
+            [pid] = copilot_cli_children()
+            os.kill(pid, signal.SIGKILL)
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(kill_the_cli_mid_run)
+            result = await run_at_model(
+                tmp_path,
+                model,
+                """
+                matrix: {n: [1, 2, 3]}
+                tasks:
+                  - {id: "hello-{{ n }}", prompt: Say hello.}
+                """,
+                concurrency=2,
+            )
+    assert [task.status for task in result.results] == [TaskStatus.OK] * 3
+    run = read_json(result.folder / "run.json")
+    assert run["cli_restarts"] == 1
+    assert_nothing_lost(result.folder, {"hello-1", "hello-2", "hello-3"})
+    cut_short = [
+        record
+        for record in (
+            read_json(result.folder / "tasks" / f"hello-{n}" / "result.json") for n in (1, 2, 3)
+        )
+        if len(record["attempts"]) == 2
+    ]
+    assert len(cut_short) == 2
+    for record in cut_short:
+        first, second = record["attempts"]
+        assert (first["status"], first["error_type"]) == ("error", "CliProcessExited")
+        assert second["status"] == "ok"
+
+
+@pytest.mark.anyio
+async def test_a_cli_that_dies_once_too_often_stops_the_run_with_every_task_recorded(
+    tmp_path: Path,
+) -> None:
+    hang = Fault(kind="hang", prompt_contains="Say hello", times=None)
+    async with ScriptedModel(load_scripts([SCRIPTS / "greetings.yaml"]), faults=[hang]) as model:
+
+        async def kill_the_cli_mid_run() -> None:
+            await model.wait_for(lambda requests: len(requests) >= 1)
+            [pid] = copilot_cli_children()
+            os.kill(pid, signal.SIGKILL)
+
+        stopped: list[CliCrashedError] = []
+        async with anyio.create_task_group() as group:
+            group.start_soon(kill_the_cli_mid_run)
+            try:
+                await run_at_model(
+                    tmp_path,
+                    model,
+                    """
+                    matrix: {n: [1, 2]}
+                    tasks:
+                      - {id: "hello-{{ n }}", prompt: Say hello.}
+                    """,
+                    concurrency=1,
+                    max_cli_restarts=0,
+                )
+            except CliCrashedError as error:
+                stopped.append(error)
+    [error] = stopped
+    assert (error.restarts, error.exit_code) == (0, 2)
+    [folder] = (tmp_path / "runs").iterdir()
+    run = read_json(folder / "run.json")
+    assert run["state"] == "failed" and "died after 0 restart" in run["failure"]
+    statuses = {task["id"]: (task["status"], task["error"]) for task in run["tasks"]}
+    assert statuses["hello-1"] == ("error", "the Copilot CLI process exited during the task")
+    assert statuses["hello-2"][0] == "cancelled"
+    assert_nothing_lost(folder, {"hello-1", "hello-2"})
