@@ -323,3 +323,38 @@ def test_bad_input_exits_2_and_starts_no_cli(tmp_path: Path, text: str) -> None:
     assert result.stderr.startswith(f"error: {job}:")
     assert not marker.exists()
     assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.cli
+@pytest.mark.anyio
+async def test_a_second_signal_exits_at_once_leaving_whole_files(tmp_path: Path) -> None:
+    scripts = load_scripts([SCRIPTS / "greetings.yaml"])
+    async with ScriptedModel(scripts, faults=[Fault(kind="hang", times=None)]) as model:
+        job = write_job(
+            tmp_path,
+            """
+            version: 1
+            defaults:
+              model: gpt-4.1
+              provider: {type: openai, base_url: "${MODEL_URL}"}
+            matrix: {n: [1, 2]}
+            tasks:
+              - {id: "wait-{{ n }}", prompt: Take your time.}
+            """,
+        )
+        command = [*COPILOT_BATCH, "run", str(job), "--out", str(tmp_path), "--run-id", "r"]
+        env = {**os.environ, "MODEL_URL": model.base_url}
+        async with await anyio.open_process(command, env=env) as process:
+            with anyio.fail_after(60):
+                await model.wait_for(lambda requests: len(requests) >= 2)
+                process.send_signal(signal.SIGINT)
+                # The second signal, once the first is being handled (sessions closing).
+                while '"interrupted"' not in (tmp_path / "r" / "run.log").read_text():
+                    await anyio.sleep(0.005)
+                process.send_signal(signal.SIGINT)
+                assert await process.wait() == 130
+    assert "interrupted again; exiting at once" in (tmp_path / "r" / "run.log").read_text()
+    # Whatever state it reached, the files copilot-batch writes are whole JSON.
+    ours = [tmp_path / "r" / "run.json", *(tmp_path / "r" / "tasks").glob("*/result.json")]
+    for path in ours:
+        json.loads(path.read_text())

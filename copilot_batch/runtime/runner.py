@@ -537,8 +537,9 @@ async def _interruptible(
     if not state.options.handle_signals:
         yield None
         return
-    with anyio.CancelScope() as scope:
-        async with anyio.create_task_group() as watcher_group:
+    # The watcher runs outside the scope it cancels, to hear a second signal too.
+    async with anyio.create_task_group() as watcher_group:
+        with anyio.CancelScope() as scope:
 
             async def watch() -> None:
                 with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:

@@ -60,6 +60,7 @@ async def test_a_rate_limited_task_is_retried_in_a_fresh_session(tmp_path: Path)
     unknown = by_id["unknown"]
     assert (unknown.status, unknown.attempt, unknown.status_code) == (TaskStatus.FAILED, 1, 400)
     assert len(read_json(result.folder / "tasks" / "unknown" / "result.json")["attempts"]) == 1
+    assert_nothing_lost(result.folder, {"hello", "unknown"})
 
 
 @pytest.mark.anyio
@@ -77,6 +78,7 @@ async def test_a_silent_model_is_stopped_by_idle_timeout(tmp_path: Path) -> None
     [slow] = result.results
     assert slow.status is TaskStatus.TIMEOUT
     assert slow.error == "idle_timeout of 2s expired; the session was aborted"
+    assert_nothing_lost(result.folder, {"slow"})
 
 
 @pytest.mark.anyio
@@ -106,6 +108,7 @@ async def test_run_timeout_cancels_what_is_left_and_keeps_what_finished(tmp_path
     )
     assert read_json(result.folder / "tasks" / "quick" / "result.json")["final_message"] == "Hello!"
     assert result.exit_code == 1
+    assert_nothing_lost(result.folder, {"quick", "slow", "waiting"})
 
 
 @pytest.mark.anyio
@@ -176,6 +179,7 @@ async def test_broken_model_replies_are_retried_until_they_succeed(tmp_path: Pat
     faults = [
         Fault(kind="server_error", prompt_contains="Say hello", times=6),
         Fault(kind="disconnect", prompt_contains="Take your time", times=6),
+        Fault(kind="malformed", prompt_contains="Say goodbye", times=6),
     ]
     async with ScriptedModel(load_scripts([SCRIPTS / "greetings.yaml"]), faults=faults) as model:
         result = await run_at_model(
@@ -185,6 +189,11 @@ async def test_broken_model_replies_are_retried_until_they_succeed(tmp_path: Pat
             tasks:
               - {id: server-error, prompt: Say hello., retries: 1, retry_backoff: {initial: 100ms}}
               - {id: dropped, prompt: Take your time., retries: 1, retry_backoff: {initial: 100ms}}
+              - id: garbled
+                prompt: Say goodbye.
+                streaming: true
+                retries: 1
+                retry_backoff: {initial: 100ms}
             """,
         )
     by_id = {task.task.id: task for task in result.results}
@@ -197,7 +206,9 @@ async def test_broken_model_replies_are_retried_until_they_succeed(tmp_path: Pat
     dropped = read_json(result.folder / "tasks" / "dropped" / "result.json")
     assert [a["status"] for a in dropped["attempts"]] == ["failed", "ok"]
     assert "Failed to get response from the AI model" in dropped["attempts"][0]["error"]
-    assert_nothing_lost(result.folder, {"server-error", "dropped"})
+    garbled = read_json(result.folder / "tasks" / "garbled" / "result.json")
+    assert [a["status"] for a in garbled["attempts"]] == ["failed", "ok"]
+    assert_nothing_lost(result.folder, {"server-error", "dropped", "garbled"})
 
 
 @pytest.mark.anyio
