@@ -67,6 +67,44 @@ def _out_option(help_text: str) -> Callable[[_F], _F]:
     )
 
 
+def _execution_options(command: _F) -> _F:
+    """The options of how to run tasks, shared by ``run`` and ``resume``."""
+    options = [
+        click.option(
+            "--concurrency",
+            "-j",
+            type=click.IntRange(min=1),
+            default=DEFAULT_CONCURRENCY,
+            show_default=True,
+            help="Sessions running at once.",
+        ),
+        click.option("--cli-path", help="The Copilot CLI binary to run."),
+        click.option(
+            "--cli-url",
+            metavar="HOST:PORT",
+            help="Connect to a Copilot CLI server already running there instead of starting one.",
+        ),
+        click.option(
+            "--replay",
+            multiple=True,
+            type=click.Path(exists=True, path_type=Path),
+            metavar="SCRIPT",
+            help="Serve these scripted-model files or folders and point "
+            "every task at them (offline, no login).",
+        ),
+        click.option(
+            "--apply",
+            "apply_changes",
+            is_flag=True,
+            help="After the run, apply the patches of ok tasks to their sources.",
+        ),
+        click.option("--quiet", "-q", is_flag=True, help="Print only the final summary."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
 def _load(paths: Sequence[str]) -> list[JobSpec]:
     return load_jobs(resolve_job_paths(paths))
 
@@ -93,14 +131,6 @@ class _TerminalObserver:
 
 @main.command()
 @click.argument("paths", nargs=-1, required=True)
-@click.option(
-    "--concurrency",
-    "-j",
-    type=click.IntRange(min=1),
-    default=DEFAULT_CONCURRENCY,
-    show_default=True,
-    help="Sessions running at once.",
-)
 @_out_option("Folder that receives <run-id>/.")
 @click.option("--run-id", help="Name of the run folder (default: time-based).")
 @click.option("--only", multiple=True, metavar="GLOB", help="Run only task ids matching GLOB.")
@@ -126,27 +156,7 @@ class _TerminalObserver:
 )
 @click.option("--model", help="Use this model for every task.")
 @click.option("--dry-run", is_flag=True, help="Validate and list the tasks; start nothing.")
-@click.option("--cli-path", help="The Copilot CLI binary to run.")
-@click.option(
-    "--cli-url",
-    metavar="HOST:PORT",
-    help="Connect to a Copilot CLI server already running there instead of starting one.",
-)
-@click.option(
-    "--replay",
-    multiple=True,
-    type=click.Path(exists=True, path_type=Path),
-    metavar="SCRIPT",
-    help="Serve these scripted-model files or folders and point "
-    "every task at them (offline, no login).",
-)
-@click.option(
-    "--apply",
-    "apply_changes",
-    is_flag=True,
-    help="After the run, apply the patches of ok tasks to their sources.",
-)
-@click.option("--quiet", "-q", is_flag=True, help="Print only the final summary.")
+@_execution_options
 @_exits_on_errors
 def run(
     paths: tuple[str, ...],
@@ -203,25 +213,7 @@ def _report(console: Console, result: RunResult, apply_changes: bool) -> None:
 @main.command()
 @click.argument("run_name", metavar="RUN")
 @_out_option("Where to look for RUN when it is a run id.")
-@click.option(
-    "--concurrency",
-    "-j",
-    type=click.IntRange(min=1),
-    default=DEFAULT_CONCURRENCY,
-    show_default=True,
-    help="Sessions running at once.",
-)
-@click.option("--cli-path", help="The Copilot CLI binary to run.")
-@click.option("--cli-url", metavar="HOST:PORT", help="A Copilot CLI server to connect to.")
-@click.option(
-    "--replay",
-    multiple=True,
-    type=click.Path(exists=True, path_type=Path),
-    metavar="SCRIPT",
-    help="Serve these scripted-model files or folders.",
-)
-@click.option("--apply", "apply_changes", is_flag=True, help="Apply ok tasks' patches after.")
-@click.option("--quiet", "-q", is_flag=True, help="Print only the final summary.")
+@_execution_options
 @_exits_on_errors
 def resume(
     run_name: str,
