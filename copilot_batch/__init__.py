@@ -21,7 +21,8 @@ from .errors import (
     TaskTimeout,
 )
 from .output.records import TaskResult, TaskStatus, Usage
-from .runtime.runner import RunOptions, RunResult, run_batch
+from .runtime.run_state import RunOptions
+from .runtime.runner import RunResult, run_batch
 from .spec import JobSpec, TaskSpec, job_schema, load_jobs
 
 __all__ = [

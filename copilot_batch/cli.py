@@ -20,14 +20,10 @@ from .output.merge import merge_runs
 from .output.records import TaskResult
 from .output.report import print_summary, task_line
 from .runtime.resume import resume_run
-from .runtime.runner import (
-    EXIT_INTERRUPTED,
-    RunOptions,
-    RunResult,
-    run_batch,
-    select_tasks,
-)
+from .runtime.run_state import RunOptions
+from .runtime.runner import RunResult, run_batch, select_tasks
 from .runtime.shards import Shard, parse_shard
+from .runtime.task_runs import EXIT_INTERRUPTED
 from .runtime.workspaces import apply_run
 from .scripted_model import load_scripts, serve_forever
 from .spec import JobSpec, TaskSpec, job_schema, load_jobs, parse_duration, resolve_job_paths

@@ -13,7 +13,8 @@ from ..errors import RunNotFoundError
 from ..output.redact import Redactor
 from ..output.run_folder import RunFolder
 from ..spec import load_jobs
-from .runner import EarlierRun, RunObserver, RunOptions, RunResult, execute_run, select_tasks
+from .run_state import EarlierRun, RunObserver, RunOptions
+from .runner import RunResult, execute_run, select_tasks
 from .shards import parse_shard
 
 

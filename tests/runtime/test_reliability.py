@@ -19,7 +19,7 @@ from copilot_batch.output.redact import Redactor
 from copilot_batch.output.run_folder import RunFolder
 from copilot_batch.runtime.concurrency import AdaptiveLimit
 from copilot_batch.runtime.resume import resume_run
-from copilot_batch.runtime.runner import retry_delay
+from copilot_batch.runtime.task_runs import retry_delay
 from copilot_batch.scripted_model import Fault, ScriptedModel, load_scripts
 
 pytestmark = [pytest.mark.cli]
