@@ -74,6 +74,12 @@ def _execution_options(command: _F) -> _F:
             show_default=True,
             help="Sessions running at once.",
         ),
+        click.option(
+            "--clients",
+            type=click.IntRange(min=1),
+            help="Copilot CLI processes to spread sessions over. Default: one per 10 "
+            "sessions of --concurrency, at most two per CPU.",
+        ),
         click.option("--cli-path", help="The Copilot CLI binary to run."),
         click.option(
             "--cli-url",
@@ -163,6 +169,7 @@ def run(
     shard: Shard | None,
     run_timeout: float | None,
     max_cli_restarts: int,
+    clients: int | None,
     model: str | None,
     dry_run: bool,
     cli_path: str | None,
@@ -180,6 +187,7 @@ def run(
         shard=shard,
         run_timeout=run_timeout,
         max_cli_restarts=max_cli_restarts,
+        clients=clients,
         model=model,
         cli_path=cli_path,
         cli_url=cli_url,
@@ -215,6 +223,7 @@ def resume(
     run_name: str,
     out_dir: Path,
     concurrency: int,
+    clients: int | None,
     cli_path: str | None,
     cli_url: str | None,
     replay: tuple[Path, ...],
@@ -226,6 +235,7 @@ def resume(
     run_path = _find_run(run_name, out_dir)
     options = RunOptions(
         concurrency=concurrency,
+        clients=clients,
         cli_path=cli_path,
         cli_url=cli_url,
         replay=replay,

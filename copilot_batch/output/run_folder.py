@@ -52,7 +52,11 @@ class RunFolder:
     @property
     def copilot_home(self) -> Path:
         """The CLI's state directory (COPILOT_HOME) while the run lasts; never ~/.copilot."""
-        return self.path / "copilot-home"
+        return self.copilot_home_of(0)
+
+    def copilot_home_of(self, client: int) -> Path:
+        """The state directory of the run's ``client``-th CLI process (0-based)."""
+        return self.path / ("copilot-home" if client == 0 else f"copilot-home-{client + 1}")
 
     @property
     def cli_logs(self) -> Path:
@@ -64,13 +68,12 @@ class RunFolder:
         The CLI's session store keeps every message of every session, secrets a model
         repeated included, long after the sessions are deleted; nothing reads it later.
         """
-        logs = self.copilot_home / "logs"
-        if logs.is_dir():
-            self.cli_logs.mkdir(exist_ok=True)
-            for log in sorted(logs.glob("*.log")):
+        for home in sorted(self.path.glob("copilot-home*")):
+            for log in sorted((home / "logs").glob("*.log")):
+                self.cli_logs.mkdir(exist_ok=True)
                 text = log.read_text(encoding="utf-8", errors="replace")
                 (self.cli_logs / log.name).write_text(self.redactor.text(text), encoding="utf-8")
-        shutil.rmtree(self.copilot_home, ignore_errors=True)
+            shutil.rmtree(home, ignore_errors=True)
 
     @contextmanager
     def locked(self) -> Iterator[None]:

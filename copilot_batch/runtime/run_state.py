@@ -16,7 +16,7 @@ from ..output.records import TaskResult, TaskStatus
 from ..output.report import run_record
 from ..output.run_folder import RunFolder
 from ..spec import JobSpec, TaskSpec
-from .clients import SupervisedClient
+from .clients import ClientPool
 from .concurrency import AdaptiveLimit
 from .shards import Shard
 
@@ -34,6 +34,7 @@ class RunOptions:
     cli_url: str | None = None
     run_timeout: float | None = None
     max_cli_restarts: int = 3
+    clients: int | None = None  # Copilot CLI processes; None: from concurrency and CPUs
     replay: tuple[Path, ...] = ()
     run_id: str | None = None
     handle_signals: bool = False
@@ -49,6 +50,7 @@ class RunOptions:
             "cli_url": self.cli_url,
             "run_timeout": self.run_timeout,
             "max_cli_restarts": self.max_cli_restarts,
+            "clients": self.clients,
             "replay": [str(path) for path in self.replay],
         }
 
@@ -77,7 +79,7 @@ class RunState:
     run_deadline: float = math.inf  # anyio.current_time() when run_timeout expires
     timed_out: bool = False  # run_timeout cancelled tasks
     concurrency: AdaptiveLimit | None = None
-    clients: SupervisedClient | None = None
+    clients: ClientPool | None = None
     failure: str | None = None
 
     def write_run_json(self, state: str) -> dict[str, Any]:

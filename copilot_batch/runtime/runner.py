@@ -32,7 +32,14 @@ from ..output.run_log import open_run_logger, sdk_logs_into
 from ..scripted_model import Script, ScriptedModel, load_scripts
 from ..spec import JobSpec, TaskSpec
 from .cli_binary import find_cli
-from .clients import CONNECTION_TOKEN_VARIABLE, CliProcess, CliServer, SupervisedClient
+from .clients import (
+    CONNECTION_TOKEN_VARIABLE,
+    ClientPool,
+    CliProcess,
+    CliServer,
+    SupervisedClient,
+    default_client_count,
+)
 from .run_state import (
     EarlierRun,
     RunObserver,
@@ -214,17 +221,28 @@ async def _start_and_run(
             log.info("replaying scripts", base_url=model.base_url)
         elif options.model:
             tasks = [dataclasses.replace(task, model=options.model) for task in tasks]
-        cli: CliProcess | CliServer = (
-            CliServer(cli_url, os.environ.get(CONNECTION_TOKEN_VARIABLE))
+        clis: list[CliProcess | CliServer] = (
+            [CliServer(cli_url, os.environ.get(CONNECTION_TOKEN_VARIABLE))]
             if cli_url
-            else CliProcess(cast(Path, cli_path), state.folder.copilot_home, extra_env)
+            else [
+                CliProcess(cast(Path, cli_path), state.folder.copilot_home_of(index), extra_env)
+                for index in range(
+                    options.clients or default_client_count(options.concurrency, _cpus())
+                )
+            ]
         )
+        state.environment["clients"] = len(clis)
+        log.info("starting Copilot CLI clients", clients=len(clis))
         clients = await stack.enter_async_context(
-            SupervisedClient(cli, options.max_cli_restarts, log)
+            ClientPool([SupervisedClient(cli, options.max_cli_restarts, log) for cli in clis])
         )
         state.clients = clients
-        await _check_auth(clients.current, tasks, cli)
+        await _check_auth(clients.first, tasks, clis[0])
         await run_tasks(clients, tasks, state, log, observer)
+
+
+def _cpus() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def _cli_url(jobs: Sequence[JobSpec], options: RunOptions) -> str | None:

@@ -22,7 +22,7 @@ from ..errors import (
 from ..output.events import EventLogWriter, EventSink
 from ..output.records import TaskResult, TaskStatus
 from ..spec import TaskSpec
-from .clients import SupervisedClient
+from .clients import ClientPool, SupervisedClient
 from .concurrency import AdaptiveLimit
 from .run_state import RunObserver, RunState, failed, stop_reason
 from .session import run_task_session
@@ -34,7 +34,7 @@ CLI_GONE = "CliProcessExited"
 
 
 async def run_tasks(
-    clients: SupervisedClient,
+    clients: ClientPool,
     tasks: Sequence[TaskSpec],
     state: RunState,
     log: FilteringBoundLogger,
@@ -118,12 +118,26 @@ async def run_tasks(
         try_number: int,
         earlier: list[dict[str, Any]],
     ) -> TaskResult:
-        """One try at a task, in a fresh session (and workspace); its result is recorded."""
+        """One try at a task, in a fresh session (and workspace) on the least-loaded client;
+        its result is recorded."""
+        with clients.placed() as member:
+            return await attempt_on(member, task, sink, task_log, attempt, try_number, earlier)
+
+    async def attempt_on(
+        member: SupervisedClient,
+        task: TaskSpec,
+        sink: EventSink,
+        task_log: FilteringBoundLogger,
+        attempt: int,
+        try_number: int,
+        earlier: list[dict[str, Any]],
+    ) -> TaskResult:
         recorded: list[TaskResult] = []
-        client, generation = await clients.ready()
+        workspace: Workspace | None = None
+        client, generation = await member.ready()
 
         async def record_attempt(result: TaskResult) -> None:
-            if generation in clients.crashed_generations and result.status is TaskStatus.CANCELLED:
+            if generation in member.crashed_generations and result.status is TaskStatus.CANCELLED:
                 result.status, result.error_type = TaskStatus.ERROR, CLI_GONE
                 result.error = "the Copilot CLI process exited during the task" + (
                     "" if clients.gave_up else "; it runs again on a new one"
@@ -137,7 +151,6 @@ async def run_tasks(
             again = result.error_type == CLI_GONE and not clients.gave_up
             await record(result, final=not (again or _will_retry(result, try_number)))
 
-        workspace = None
         try:
             workspace = await workspaces.prepare(task, attempt)
         except (WorkspaceError, OSError) as error:
@@ -151,7 +164,7 @@ async def run_tasks(
             if workspace is not None
             else task
         )
-        with clients.attempt(generation):
+        with member.attempt(generation):
             await run_task_session(
                 client,
                 in_workspace,

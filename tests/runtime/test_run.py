@@ -12,6 +12,7 @@ import pytest
 from run_helpers import SCRIPTS, read_events, read_json, run_at_model, run_job
 
 from copilot_batch import TaskStatus
+from copilot_batch.runtime.clients import default_client_count
 from copilot_batch.scripted_model import Fault, ScriptedModel, load_scripts
 
 pytestmark = [pytest.mark.anyio, pytest.mark.cli]
@@ -208,3 +209,34 @@ async def test_tasks_run_concurrently_over_one_client(tmp_path: Path) -> None:
         f"\nconcurrency: N={tasks} L={latency}s C={tasks} wall={wall:.1f}s (N*L={tasks * latency}s)"
     )
     assert wall < tasks * latency / 2
+
+
+def test_default_client_count_follows_concurrency_within_the_cpus() -> None:
+    assert [default_client_count(c, 2) for c in (1, 8, 10, 11, 40, 50, 200)] == [
+        1, 1, 1, 2, 4, 4, 4,
+    ]  # fmt: skip
+    assert default_client_count(200, 16) == 20
+
+
+async def test_sessions_spread_over_a_pool_of_cli_processes(tmp_path: Path) -> None:
+    scripts = load_scripts([SCRIPTS / "greetings.yaml"])
+    async with ScriptedModel(scripts, latency=1.0) as model:
+        result = await run_at_model(
+            tmp_path,
+            model,
+            """
+            matrix: {n: [1, 2, 3, 4]}
+            tasks:
+              - {id: "hello-{{ n }}", prompt: Say hello.}
+            """,
+            concurrency=4,
+            clients=2,
+        )
+        peak = model.peak_in_flight
+    assert [task.status for task in result.results] == [TaskStatus.OK] * 4
+    run = read_json(result.folder / "run.json")
+    assert (run["environment"]["clients"], run["options"]["clients"]) == (2, 2)
+    # Each CLI process leaves its own log; both served sessions at the same time.
+    assert len(list((result.folder / "cli-logs").glob("*.log"))) == 2
+    assert peak == 4
+    assert not list(result.folder.glob("copilot-home*"))
