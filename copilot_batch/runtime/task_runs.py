@@ -22,7 +22,7 @@ from ..errors import (
 from ..output.events import EventLogWriter, EventSink
 from ..output.records import TaskResult, TaskStatus
 from ..spec import TaskSpec
-from .clients import ClientPool, SupervisedClient
+from .clients import ClientPool
 from .concurrency import AdaptiveLimit
 from .run_state import RunObserver, RunState, failed, stop_reason
 from .session import run_task_session
@@ -121,60 +121,52 @@ async def run_tasks(
         """One try at a task, in a fresh session (and workspace) on the least-loaded client;
         its result is recorded."""
         with clients.placed() as member:
-            return await attempt_on(member, task, sink, task_log, attempt, try_number, earlier)
+            recorded: list[TaskResult] = []
+            workspace: Workspace | None = None
+            client, generation = await member.ready()
 
-    async def attempt_on(
-        member: SupervisedClient,
-        task: TaskSpec,
-        sink: EventSink,
-        task_log: FilteringBoundLogger,
-        attempt: int,
-        try_number: int,
-        earlier: list[dict[str, Any]],
-    ) -> TaskResult:
-        recorded: list[TaskResult] = []
-        workspace: Workspace | None = None
-        client, generation = await member.ready()
+            async def record_attempt(result: TaskResult) -> None:
+                if (
+                    generation in member.crashed_generations
+                    and result.status is TaskStatus.CANCELLED
+                ):
+                    result.status, result.error_type = TaskStatus.ERROR, CLI_GONE
+                    result.error = "the Copilot CLI process exited during the task" + (
+                        "" if clients.gave_up else "; it runs again on a new one"
+                    )
+                # The job's task as written: not the workspace, not --replay's provider.
+                result.task = state.specs[task.id]
+                result.attempt, result.attempts = attempt, list(earlier)
+                if workspace is not None:
+                    await record_changes(result, workspace)
+                recorded.append(result)
+                again = result.error_type == CLI_GONE and not clients.gave_up
+                await record(result, final=not (again or _will_retry(result, try_number)))
 
-        async def record_attempt(result: TaskResult) -> None:
-            if generation in member.crashed_generations and result.status is TaskStatus.CANCELLED:
-                result.status, result.error_type = TaskStatus.ERROR, CLI_GONE
-                result.error = "the Copilot CLI process exited during the task" + (
-                    "" if clients.gave_up else "; it runs again on a new one"
-                )
-            # The job's task as written: not the workspace, not --replay's provider.
-            result.task = state.specs[task.id]
-            result.attempt, result.attempts = attempt, list(earlier)
-            if workspace is not None:
-                await record_changes(result, workspace)
-            recorded.append(result)
-            again = result.error_type == CLI_GONE and not clients.gave_up
-            await record(result, final=not (again or _will_retry(result, try_number)))
-
-        try:
-            workspace = await workspaces.prepare(task, attempt)
-        except (WorkspaceError, OSError) as error:
-            unstarted = TaskResult(task=task, started_at=datetime.now(UTC))
-            failed(unstarted, TaskStatus.ERROR, error)
-            unstarted.finished_at = datetime.now(UTC)
-            await record_attempt(unstarted)
-            return unstarted
-        in_workspace = (
-            dataclasses.replace(task, working_directory=workspace.path)
-            if workspace is not None
-            else task
-        )
-        with member.attempt(generation):
-            await run_task_session(
-                client,
-                in_workspace,
-                sink,
-                task_log,
-                record_attempt,
-                attempt,
-                on_rate_limited=concurrency.rate_limited,
+            try:
+                workspace = await workspaces.prepare(task, attempt)
+            except (WorkspaceError, OSError) as error:
+                unstarted = TaskResult(task=task, started_at=datetime.now(UTC))
+                failed(unstarted, TaskStatus.ERROR, error)
+                unstarted.finished_at = datetime.now(UTC)
+                await record_attempt(unstarted)
+                return unstarted
+            in_workspace = (
+                dataclasses.replace(task, working_directory=workspace.path)
+                if workspace is not None
+                else task
             )
-        return recorded[-1]
+            with member.attempt(generation):
+                await run_task_session(
+                    client,
+                    in_workspace,
+                    sink,
+                    task_log,
+                    record_attempt,
+                    attempt,
+                    on_rate_limited=concurrency.rate_limited,
+                )
+            return recorded[-1]
 
     crash: list[CliCrashedError] = []
 
