@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar
@@ -16,9 +16,9 @@ from rich.markdown import Markdown
 from rich.markup import escape
 
 from .errors import CopilotBatchError, RunNotFoundError
+from .live import LiveView, PlainProgress
 from .output.merge import merge_runs
-from .output.records import TaskResult
-from .output.report import print_summary, task_line
+from .output.report import print_summary
 from .runtime.resume import resume_run
 from .runtime.run_state import RunOptions
 from .runtime.runner import RunResult, run_batch, select_tasks
@@ -117,18 +117,20 @@ def main() -> None:
     """Run batches of GitHub Copilot agent tasks described in YAML job files."""
 
 
-class _TerminalObserver:
-    """One plain line per finished task."""
+def _progress(console: Console, tasks: Sequence[TaskSpec], quiet: bool) -> PlainProgress | None:
+    """The live view on a terminal, plain lines elsewhere, nothing with --quiet."""
+    if quiet:
+        return None
+    return LiveView(console, tasks) if console.is_terminal else PlainProgress(console, tasks)
 
-    def __init__(self, console: Console, tasks: Sequence[TaskSpec]) -> None:
-        self._console = console
-        self._id_width = max((len(task.id) for task in tasks), default=0)
 
-    def task_started(self, task: TaskSpec) -> None:
-        pass
-
-    def task_finished(self, result: TaskResult) -> None:
-        self._console.print(task_line(result, self._id_width), soft_wrap=True)
+def _run_with_progress(
+    observer: PlainProgress | None, run: Callable[[], Awaitable[RunResult]]
+) -> RunResult:
+    if observer is None:
+        return anyio.run(run, backend="asyncio")
+    with observer:
+        return anyio.run(run, backend="asyncio")
 
 
 @main.command()
@@ -200,8 +202,8 @@ def run(
         _print_tasks(tasks)
         return
     console = Console(highlight=False)
-    observer = None if quiet else _TerminalObserver(console, tasks)
-    result = anyio.run(run_batch, jobs, options, observer, backend="asyncio")
+    observer = _progress(console, tasks, quiet)
+    result = _run_with_progress(observer, lambda: run_batch(jobs, options, observer))
     _report(console, result, apply_changes)
 
 
@@ -242,8 +244,8 @@ def resume(
         handle_signals=True,
     )
     console = Console(highlight=False)
-    observer = None if quiet else _TerminalObserver(console, [])
-    result = anyio.run(resume_run, run_path, options, observer, backend="asyncio")
+    observer = _progress(console, [], quiet)
+    result = _run_with_progress(observer, lambda: resume_run(run_path, options, observer))
     _report(console, result, apply_changes)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -358,3 +359,48 @@ async def test_a_second_signal_exits_at_once_leaving_whole_files(tmp_path: Path)
     ours = [tmp_path / "r" / "run.json", *(tmp_path / "r" / "tasks").glob("*/result.json")]
     for path in ours:
         json.loads(path.read_text())
+
+
+@pytest.mark.cli
+@pytest.mark.anyio
+async def test_a_terminal_shows_running_tasks_live_and_then_the_summary(tmp_path: Path) -> None:
+    scripts = load_scripts([SCRIPTS / "greetings.yaml"])
+    async with ScriptedModel(scripts, latency=2.0) as model:
+        job = write_job(
+            tmp_path,
+            """
+            version: 1
+            defaults:
+              model: gpt-4.1
+              provider: {type: openai, base_url: "${MODEL_URL}"}
+            matrix: {n: [1, 2, 3]}
+            tasks:
+              - {id: "greet-{{ n }}", prompt: Say hello.}
+            """,
+        )
+        env = {**os.environ, "MODEL_URL": model.base_url, "TERM": "xterm", "COLUMNS": "120"}
+        command = [*COPILOT_BATCH, "run", str(job), "--out", str(tmp_path / "runs")]
+        controller, terminal = os.openpty()  # the run's stdout is a pseudo-terminal
+        async with await anyio.open_process(
+            command, env=env, stdin=subprocess.DEVNULL, stdout=terminal, stderr=terminal
+        ) as process:
+            os.close(terminal)
+            screen = b""
+            with anyio.fail_after(120):
+                while True:
+                    try:
+                        chunk = await anyio.to_thread.run_sync(os.read, controller, 65536)
+                    except OSError:  # the terminal closed: the run is over
+                        break
+                    if not chunk:
+                        break
+                    screen += chunk
+                assert await process.wait() == 0
+        os.close(controller)
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", screen.decode(errors="replace"))
+    # While the tasks waited on the model, the live panel showed them and the totals.
+    assert "0/3 done (none yet), 3 running" in text
+    assert "thinking" in text
+    # Then each finished task, and the closing summary.
+    assert text.count("greet-") >= 6
+    assert "run folder" in text and "ok          3" in text

@@ -62,6 +62,9 @@ class RunObserver(Protocol):
 
     def task_finished(self, result: TaskResult) -> None: ...
 
+    def task_activity(self, task_id: str, activity: str) -> None:
+        """What a running task does now: the tool it calls, "thinking", "retrying"."""
+
 
 @dataclass
 class RunState:

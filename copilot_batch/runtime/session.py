@@ -15,6 +15,7 @@ from copilot.generated.session_events import (
     AssistantUsageData,
     SessionErrorData,
     SessionEventType,
+    ToolExecutionStartData,
 )
 from structlog.typing import FilteringBoundLogger
 
@@ -32,9 +33,15 @@ TEARDOWN_SECONDS = 15.0
 class _SessionObserver:
     """Reads a session's events as they arrive: the answer, usage, tool calls, the end."""
 
-    def __init__(self, sink: EventSink, on_rate_limited: Callable[[], None] | None) -> None:
+    def __init__(
+        self,
+        sink: EventSink,
+        on_rate_limited: Callable[[], None] | None,
+        on_activity: Callable[[str], None] | None,
+    ) -> None:
         self._sink = sink
         self._on_rate_limited = on_rate_limited
+        self._on_activity = on_activity or (lambda _activity: None)
         self.finished = anyio.Event()
         self.final_message: str | None = None
         self.usage = Usage()
@@ -66,9 +73,13 @@ class _SessionObserver:
                         cache_write_tokens=data.cache_write_tokens or 0,
                     )
                 )
-            case SessionEventType.TOOL_EXECUTION_START:
+            case SessionEventType.TOOL_EXECUTION_START if isinstance(data, ToolExecutionStartData):
                 self.tool_calls += 1
+                self._on_activity(f"tool {data.tool_name}")
+            case SessionEventType.ASSISTANT_TURN_START:
+                self._on_activity("thinking")
             case SessionEventType.ASSISTANT_TURN_RETRY if isinstance(data, AssistantTurnRetryData):
+                self._on_activity(f"retrying ({data.reason})")
                 if data.reason == "rate_limit" and self._on_rate_limited is not None:
                     self._on_rate_limited()
             case SessionEventType.SESSION_ERROR if isinstance(data, SessionErrorData):
@@ -132,6 +143,7 @@ async def run_task_session(
     record: Callable[[TaskResult], Awaitable[None]],
     attempt: int = 1,
     on_rate_limited: Callable[[], None] | None = None,
+    on_activity: Callable[[str], None] | None = None,
 ) -> None:
     """Run one task in its own session and ``record`` its result, whatever happens.
 
@@ -139,7 +151,7 @@ async def run_task_session(
     Cancellation (the run being interrupted) records ``cancelled`` and propagates.
     """
     result = TaskResult(task=task, started_at=datetime.now(UTC), attempt=attempt)
-    observer = _SessionObserver(sink, on_rate_limited)
+    observer = _SessionObserver(sink, on_rate_limited, on_activity)
     session: CopilotSession | None = None
     unsubscribe: Callable[[], None] | None = None
 

@@ -10,6 +10,7 @@ import signal
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import anyio
@@ -165,6 +166,9 @@ async def run_tasks(
                     record_attempt,
                     attempt,
                     on_rate_limited=concurrency.rate_limited,
+                    on_activity=(
+                        partial(observer.task_activity, task.id) if observer is not None else None
+                    ),
                 )
             return recorded[-1]
 
