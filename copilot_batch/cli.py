@@ -77,7 +77,7 @@ def _execution_options(command: _F) -> _F:
         click.option(
             "--clients",
             type=click.IntRange(min=1),
-            help="Copilot CLI processes to spread sessions over. Default: one per 10 "
+            help="Copilot CLI processes to spread sessions over. Default: one per 25 "
             "sessions of --concurrency, at most two per CPU.",
         ),
         click.option("--cli-path", help="The Copilot CLI binary to run."),

@@ -221,17 +221,24 @@ async def _start_and_run(
             log.info("replaying scripts", base_url=model.base_url)
         elif options.model:
             tasks = [dataclasses.replace(task, model=options.model) for task in tasks]
+        github_login = any(task.provider is None for task in tasks)
         clis: list[CliProcess | CliServer] = (
             [CliServer(cli_url, os.environ.get(CONNECTION_TOKEN_VARIABLE))]
             if cli_url
             else [
-                CliProcess(cast(Path, cli_path), state.folder.copilot_home_of(index), extra_env)
+                CliProcess(
+                    cast(Path, cli_path),
+                    state.folder.copilot_home_of(index),
+                    extra_env,
+                    github_login,
+                )
                 for index in range(
                     options.clients or default_client_count(options.concurrency, _cpus())
                 )
             ]
         )
         state.environment["clients"] = len(clis)
+        state.environment["github_login"] = github_login
         log.info("starting Copilot CLI clients", clients=len(clis))
         clients = await stack.enter_async_context(
             ClientPool([SupervisedClient(cli, options.max_cli_restarts, log) for cli in clis])

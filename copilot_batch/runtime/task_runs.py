@@ -14,6 +14,7 @@ from functools import partial
 from typing import Any
 
 import anyio
+import anyio.to_thread
 from structlog.typing import FilteringBoundLogger
 
 from ..errors import (
@@ -52,8 +53,11 @@ async def run_tasks(
         # Mask credentials once, here, before the terminal, run.json or result.json see them.
         result.redact(state.folder.redactor)
         state.results[result.task.id] = result
-        state.folder.write_json(
-            state.folder.result_path(result.task.id), result.to_record(with_spec=True)
+        # In a worker thread, so the fsync does not stall every other session's events.
+        await anyio.to_thread.run_sync(
+            state.folder.write_json,
+            state.folder.result_path(result.task.id),
+            result.to_record(with_spec=True),
         )
         if not final:
             return

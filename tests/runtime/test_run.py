@@ -12,6 +12,7 @@ import pytest
 from run_helpers import SCRIPTS, read_events, read_json, run_at_model, run_job
 
 from copilot_batch import TaskStatus
+from copilot_batch.runtime.cli_binary import find_cli
 from copilot_batch.runtime.clients import default_client_count
 from copilot_batch.scripted_model import Fault, ScriptedModel, load_scripts
 
@@ -212,10 +213,10 @@ async def test_tasks_run_concurrently_over_one_client(tmp_path: Path) -> None:
 
 
 def test_default_client_count_follows_concurrency_within_the_cpus() -> None:
-    assert [default_client_count(c, 2) for c in (1, 8, 10, 11, 40, 50, 200)] == [
-        1, 1, 1, 2, 4, 4, 4,
+    assert [default_client_count(c, 2) for c in (1, 8, 25, 26, 50, 51, 100, 200)] == [
+        1, 1, 1, 2, 2, 3, 4, 4,
     ]  # fmt: skip
-    assert default_client_count(200, 16) == 20
+    assert default_client_count(1000, 16) == 32
 
 
 async def test_sessions_spread_over_a_pool_of_cli_processes(tmp_path: Path) -> None:
@@ -240,3 +241,24 @@ async def test_sessions_spread_over_a_pool_of_cli_processes(tmp_path: Path) -> N
     assert len(list((result.folder / "cli-logs").glob("*.log"))) == 2
     assert peak == 4
     assert not list(result.folder.glob("copilot-home*"))
+
+
+async def test_cli_looks_for_no_github_login_when_every_task_names_a_provider(
+    tmp_path: Path,
+) -> None:
+    """Without a login to find, the CLI would fork itself about once a second per session to
+    look for ``gh``; copilot-batch starts it with --no-auto-login when no task needs one."""
+    arguments = tmp_path / "cli-arguments.txt"
+    wrapper = tmp_path / "copilot"
+    wrapper.write_text(f'#!/bin/sh\necho "$@" >> {arguments}\nexec "{find_cli()}" "$@"\n')
+    wrapper.chmod(0o755)
+    async with ScriptedModel(load_scripts([SCRIPTS / "greetings.yaml"])) as model:
+        result = await run_at_model(
+            tmp_path,
+            model,
+            "tasks: [{id: hello, prompt: Say hello.}]",
+            cli_path=str(wrapper),
+        )
+    assert result.results[0].status is TaskStatus.OK
+    assert "--no-auto-login" in arguments.read_text().split()
+    assert read_json(result.folder / "run.json")["environment"]["github_login"] is False
