@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 RUNS ?= runs
 
-.PHONY: setup demo test lint clean
+.PHONY: setup demo test lint bench clean
 
 $(BIN)/copilot-batch: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,9 +29,13 @@ demo: setup
 test: lint
 	$(BIN)/pytest
 
+# Not part of test: it takes minutes and its figures depend on the machine.
+bench: setup
+	$(BIN)/python -m bench.compare
+
 lint: setup
-	$(BIN)/ruff check copilot_batch tests
-	$(BIN)/ruff format --check copilot_batch tests
+	$(BIN)/ruff check copilot_batch tests bench
+	$(BIN)/ruff format --check copilot_batch tests bench
 	$(BIN)/mypy
 
 clean:

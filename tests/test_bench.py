@@ -1,0 +1,77 @@
+"""The benchmark's measuring and comparing (bench/), on real processes where it measures."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from bench.compare import compare, markdown
+from bench.measure import CLOCK_TICKS, descendants, lower_bound, measure, parse_stat
+
+
+def test_parse_stat_counts_fields_after_the_last_parenthesis() -> None:
+    # The command name may hold spaces and parentheses of its own.
+    stat = f"4242 (a (weird) name) S 17 4242 {' '.join(['0'] * 8)} 150 50 30 20 20 0"
+    parent, cpu = parse_stat(stat)
+    assert parent == 17
+    assert cpu == pytest.approx(250 / CLOCK_TICKS)
+
+
+def test_parse_stat_of_this_process() -> None:
+    parent, _ = parse_stat(Path(f"/proc/{os.getpid()}/stat").read_text())
+    assert parent == os.getppid()
+
+
+def test_descendants_walk_the_whole_tree_and_nothing_else() -> None:
+    parents = {2: 1, 3: 2, 4: 2, 5: 3, 6: 1, 7: 99}
+    assert sorted(descendants(2, parents)) == [2, 3, 4, 5]
+    assert descendants(5, parents) == [5]
+
+
+def test_lower_bound_is_latency_rounds_or_cpu_work_whichever_is_longer() -> None:
+    assert lower_bound(100, 50, 2.0, 0.01, 2) == 4.0
+    assert lower_bound(100, 50, 2.0, 0.2, 2) == pytest.approx(10.0)
+    assert lower_bound(101, 50, 2.0, 0.0, 2) == 6.0
+
+
+def test_measure_counts_cpu_and_memory_of_grandchildren(tmp_path: Path) -> None:
+    """A shell whose grandchild burns CPU and holds 200 MiB: both are the tree's."""
+    burn = (
+        "import time; block = bytearray(200 * 1024 * 1024); end = time.process_time() + 0.5\n"
+        "while time.process_time() < end: block[::4096] = b'x' * len(block[::4096])\n"
+    )
+    command = ["sh", "-c", f'sh -c \'"{sys.executable}" -c "$0"\' "{burn}"; echo done']
+    measured = measure(command, env=os.environ, cwd=tmp_path, stdout=tmp_path / "out.txt")
+    assert measured.returncode == 0
+    assert (tmp_path / "out.txt").read_text() == "done\n"
+    assert measured.cpu_seconds >= 0.45
+    assert measured.peaks.rss_bytes >= 200 * 1024 * 1024
+    assert measured.peaks.processes >= 3
+
+
+def _row(way: str, wall: float, cpu: float, rss: int) -> dict[str, object]:
+    return {
+        "way": way, "tasks": 100, "wall_seconds": wall, "cpu_seconds": cpu,
+        "system_seconds": 1.0, "peak_rss_mib": rss, "peak_pss_mib": rss // 2,
+        "peak_processes": 3, "tasks_per_second": round(100 / wall, 2), "failed": 0,
+    }  # fmt: skip
+
+
+def test_compare_reports_ratios_to_copilot_batch_and_the_targets() -> None:
+    rows = [_row("batch", 10.0, 15.0, 1000), _row("sdk", 25.0, 60.0, 600)]
+    rows.append(_row("shell", 45.0, 120.0, 5000))
+    result = compare(rows, bound=5.0)
+    assert result["ratios"]["sdk"]["speedup"] == 2.5
+    assert result["ratios"]["shell"]["batch_rss_share"] == 0.2
+    assert result["targets"] == {
+        "within_1.5x_of_lower_bound": False,
+        "2x_faster_than_sdk": True,
+        "4x_faster_than_shell": True,
+        "under_quarter_of_shell_memory": True,
+    }
+    table = markdown(rows).splitlines()
+    assert len(table) == 2 + len(rows)
+    assert table[2].startswith("| batch | 100 | 10.0 | 15.0 |")
