@@ -238,7 +238,8 @@ async def _start_and_run(
             ]
         )
         state.environment["clients"] = len(clis)
-        state.environment["github_login"] = github_login
+        if not cli_url:  # a server started by someone else looks for a login as it was told
+            state.environment["github_login"] = github_login
         log.info("starting Copilot CLI clients", clients=len(clis))
         clients = await stack.enter_async_context(
             ClientPool([SupervisedClient(cli, options.max_cli_restarts, log) for cli in clis])
