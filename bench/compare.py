@@ -37,7 +37,7 @@ from copilot import CopilotClient, PermissionHandler, RuntimeConnection
 
 from copilot_batch.runtime.cli_binary import find_cli
 
-from .measure import MIB, Measurement, cpu_seconds, lower_bound, measure, process_parents
+from .measure import MIB, Measurement, children_running, cpu_seconds, lower_bound, measure
 
 HERE = Path(__file__).resolve().parent
 SCRIPT = HERE / "hello.yaml"
@@ -79,11 +79,7 @@ def calibrate(cli: Path, base_url: str, sessions: int, concurrency: int) -> floa
             )
             await client.start()
             try:
-                (cli_pid,) = [
-                    pid
-                    for pid, parent in process_parents().items()
-                    if parent == os.getpid() and os.readlink(f"/proc/{pid}/exe") == str(cli)
-                ]
+                (cli_pid,) = children_running(cli)
                 limit = asyncio.Semaphore(concurrency)
 
                 async def one() -> None:

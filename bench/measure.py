@@ -61,6 +61,21 @@ def process_parents() -> dict[int, int]:
     return parents
 
 
+def children_running(executable: Path) -> list[int]:
+    """Pids of this process's children that run ``executable``."""
+    target = os.path.realpath(executable)
+    found = []
+    for pid, parent in process_parents().items():
+        if parent != os.getpid():
+            continue
+        try:
+            if os.readlink(f"/proc/{pid}/exe") == target:
+                found.append(pid)
+        except OSError:  # it ended in the meantime
+            continue
+    return found
+
+
 def rss_bytes(pid: int) -> int:
     text = _read(f"/proc/{pid}/statm")
     return int(text.split()[1]) * PAGE_SIZE if text else 0

@@ -30,6 +30,23 @@ def write_job(folder: Path, text: str, name: str = "job.yaml") -> Path:
     return path
 
 
+def job_at_model(folder: Path, tasks: int, task_id: str, prompt: str) -> Path:
+    """A job of ``tasks`` tasks named ``<task_id>-<n>``, each sending ``prompt`` to the
+    scripted model whose address the run finds in MODEL_URL."""
+    return write_job(
+        folder,
+        f"""
+        version: 1
+        defaults:
+          model: gpt-4.1
+          provider: {{type: openai, base_url: "${{MODEL_URL}}"}}
+        matrix: {{n: {list(range(1, tasks + 1))}}}
+        tasks:
+          - {{id: "{task_id}-{{{{ n }}}}", prompt: {prompt}}}
+        """,
+    )
+
+
 GREETING_JOB = """
     version: 1
     matrix: {n: [1, 2]}
@@ -193,18 +210,7 @@ async def test_interrupt_cancels_tasks_exits_130_and_resume_finishes_the_rest(
     scripts = load_scripts([SCRIPTS / "greetings.yaml"])
     # The first two model calls hang, so the run is mid-way when the signal comes.
     async with ScriptedModel(scripts, faults=[Fault(kind="hang", times=2)]) as model:
-        job = write_job(
-            tmp_path,
-            """
-            version: 1
-            defaults:
-              model: gpt-4.1
-              provider: {type: openai, base_url: "${MODEL_URL}"}
-            matrix: {n: [1, 2, 3]}
-            tasks:
-              - {id: "wait-{{ n }}", prompt: Take your time.}
-            """,
-        )
+        job = job_at_model(tmp_path, 3, "wait", "Take your time.")
         command = [*COPILOT_BATCH, "run", str(job), "--out", str(tmp_path), "--run-id", "r"]
         command += ["--concurrency", "2"]
         env = {**os.environ, "MODEL_URL": model.base_url}
@@ -331,18 +337,7 @@ def test_bad_input_exits_2_and_starts_no_cli(tmp_path: Path, text: str) -> None:
 async def test_a_second_signal_exits_at_once_leaving_whole_files(tmp_path: Path) -> None:
     scripts = load_scripts([SCRIPTS / "greetings.yaml"])
     async with ScriptedModel(scripts, faults=[Fault(kind="hang", times=None)]) as model:
-        job = write_job(
-            tmp_path,
-            """
-            version: 1
-            defaults:
-              model: gpt-4.1
-              provider: {type: openai, base_url: "${MODEL_URL}"}
-            matrix: {n: [1, 2]}
-            tasks:
-              - {id: "wait-{{ n }}", prompt: Take your time.}
-            """,
-        )
+        job = job_at_model(tmp_path, 2, "wait", "Take your time.")
         command = [*COPILOT_BATCH, "run", str(job), "--out", str(tmp_path), "--run-id", "r"]
         env = {**os.environ, "MODEL_URL": model.base_url}
         async with await anyio.open_process(command, env=env) as process:
@@ -366,18 +361,7 @@ async def test_a_second_signal_exits_at_once_leaving_whole_files(tmp_path: Path)
 async def test_a_terminal_shows_running_tasks_live_and_then_the_summary(tmp_path: Path) -> None:
     scripts = load_scripts([SCRIPTS / "greetings.yaml"])
     async with ScriptedModel(scripts, latency=2.0) as model:
-        job = write_job(
-            tmp_path,
-            """
-            version: 1
-            defaults:
-              model: gpt-4.1
-              provider: {type: openai, base_url: "${MODEL_URL}"}
-            matrix: {n: [1, 2, 3]}
-            tasks:
-              - {id: "greet-{{ n }}", prompt: Say hello.}
-            """,
-        )
+        job = job_at_model(tmp_path, 3, "greet", "Say hello.")
         env = {**os.environ, "MODEL_URL": model.base_url, "TERM": "xterm", "COLUMNS": "120"}
         command = [*COPILOT_BATCH, "run", str(job), "--out", str(tmp_path / "runs")]
         controller, terminal = os.openpty()  # the run's stdout is a pseudo-terminal

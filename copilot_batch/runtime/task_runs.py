@@ -17,10 +17,7 @@ import anyio
 import anyio.to_thread
 from structlog.typing import FilteringBoundLogger
 
-from ..errors import (
-    CliCrashedError,
-    WorkspaceError,
-)
+from ..errors import CliCrashedError, WorkspaceError
 from ..output.events import EventLogWriter, EventSink
 from ..output.records import TaskResult, TaskStatus
 from ..spec import TaskSpec

@@ -13,10 +13,12 @@ import structlog
 from run_helpers import SCRIPTS, read_events, read_json, run_at_model
 from structlog.testing import capture_logs
 
+from bench.measure import children_running
 from copilot_batch import RunOptions, TaskStatus
 from copilot_batch.errors import CliCrashedError, RunLockedError
 from copilot_batch.output.redact import Redactor
 from copilot_batch.output.run_folder import RunFolder
+from copilot_batch.runtime.cli_binary import find_cli
 from copilot_batch.runtime.concurrency import AdaptiveLimit
 from copilot_batch.runtime.resume import resume_run
 from copilot_batch.runtime.task_runs import retry_delay
@@ -249,22 +251,6 @@ async def test_a_run_lowers_its_concurrency_when_the_model_rate_limits(tmp_path:
     assert '"event": "concurrency changed"' in log and '"now": 2' in log
 
 
-def copilot_cli_children() -> list[int]:
-    """Pids of the Copilot CLI processes this test process started."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            command = (entry / "cmdline").read_bytes().split(b"\0")
-        except (OSError, IndexError, ValueError):
-            continue
-        if parent == os.getpid() and b"--headless" in command:
-            found.append(int(entry.name))
-    return found
-
-
 @pytest.mark.anyio
 async def test_a_killed_cli_is_replaced_and_its_tasks_run_again(tmp_path: Path) -> None:
     # The first two model calls hang, so two sessions are mid-turn when the CLI is killed.
@@ -273,7 +259,7 @@ async def test_a_killed_cli_is_replaced_and_its_tasks_run_again(tmp_path: Path) 
 
         async def kill_the_cli_mid_run() -> None:
             await model.wait_for(lambda requests: len(requests) >= 2)
-            [pid] = copilot_cli_children()
+            [pid] = children_running(find_cli())
             os.kill(pid, signal.SIGKILL)
 
         async with anyio.create_task_group() as group:
@@ -315,7 +301,7 @@ async def test_a_cli_that_dies_once_too_often_stops_the_run_with_every_task_reco
 
         async def kill_the_cli_mid_run() -> None:
             await model.wait_for(lambda requests: len(requests) >= 1)
-            [pid] = copilot_cli_children()
+            [pid] = children_running(find_cli())
             os.kill(pid, signal.SIGKILL)
 
         stopped: list[CliCrashedError] = []
