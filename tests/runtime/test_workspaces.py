@@ -162,3 +162,50 @@ def test_run_apply_brings_changes_back_and_apply_refuses_a_second_time(
     assert again.exit_code == 1
     assert "refused solo" in again.output and "does not apply" in again.output
     assert (repository / "project" / "notes.txt").read_text() == "status: final\n"
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("in_git", [False, True], ids=["plain-folder", "git-repository"])
+async def test_a_copy_from_the_project_root_leaves_out_runs_and_ignored_folders(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, in_git: bool
+) -> None:
+    """The job file at the root of a project, run from there with the default --out runs:
+    the copy holds the project's files, not the run folder (which holds the copy), not
+    earlier runs, and not what .gitignore leaves out."""
+    project = tmp_path / "project"
+    (project / "src").mkdir(parents=True)
+    (project / "notes.txt").write_text("status: draft\n")
+    (project / "src" / "app.py").write_text("print('app')\n")
+    (project / ".gitignore").write_text("node_modules/\n.venv/\n")
+    for folder in ("node_modules/left-pad", ".venv/lib"):
+        (project / folder).mkdir(parents=True)
+        (project / folder / "index.js").write_text("module.exports = 1;\n")
+    (project / "runs" / "20260101-000000-aaaa" / "tasks").mkdir(parents=True)
+    (project / "runs" / "20260101-000000-aaaa" / "run.json").write_text("{}\n")
+    if in_git:
+        git("init", "-q", cwd=project)
+        git("add", "notes.txt", ".gitignore", cwd=project)
+        git("commit", "-q", "-m", "initial", cwd=project)
+    script = project / "edit.yaml"
+    conversation = edit_conversation("root", "final")
+    script.write_text(yaml.safe_dump({"models": ["gpt-4.1"], "conversations": [conversation]}))
+    monkeypatch.chdir(project)
+    result = await run_job(
+        project,
+        "version: 1\n"
+        "tasks: [{id: root, prompt: Finish the notes for root., workspace: copy,\n"
+        "         permissions: approve-all}]\n",
+        replay=(script,),
+        out_dir=Path("runs"),
+    )
+    [task] = result.results
+    assert task.status is TaskStatus.OK, task.error
+    record = read_json(result.folder / "tasks" / "root" / "result.json")
+    # notes.txt, src/app.py, .gitignore, edit.yaml and job.yaml: nothing else.
+    expected = ["notes.txt", "src/app.py", ".gitignore", "edit.yaml", "job.yaml"]
+    assert record["workspace"]["copied_files"] == len(expected)
+    assert record["workspace"]["copied_bytes"] == sum(
+        (project / name).stat().st_size for name in expected
+    )
+    assert record["changed_files"] == ["notes.txt"]
+    assert (project / "notes.txt").read_text() == "status: draft\n"
