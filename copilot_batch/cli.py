@@ -399,7 +399,8 @@ def _apply(run_folder: Path, only: Sequence[str]) -> int:
         console.print("no patches to apply: no ok task changed files")
     for outcome in outcomes:
         if outcome.error is None:
-            console.print(f"[green]applied[/green] {outcome.task_id}: {', '.join(outcome.files)}")
+            done = "already applied" if outcome.already_applied else "applied"
+            console.print(f"[green]{done}[/green] {outcome.task_id}: {', '.join(outcome.files)}")
         else:
             console.print(f"[red]refused[/red] {outcome.task_id}: {escape(str(outcome.error))}")
     return 1 if any(outcome.error for outcome in outcomes) else 0

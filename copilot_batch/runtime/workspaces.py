@@ -170,8 +170,10 @@ async def _clear_for_worktree(repository: Path, destination: Path, branch: str) 
             await git("branch", "-D", branch, cwd=repository)
 
 
-async def apply_patch(patch_file: Path, patch_root: Path) -> None:
+async def apply_patch(patch_file: Path, patch_root: Path) -> bool:
     """Apply a task's patch to its source; refuse, changing nothing, if it does not apply.
+    ``False`` when the changes are already there (the patch applies in reverse): an
+    ``apply`` run twice.
 
     Inside a repository ``git apply`` reads paths from the top level and silently skips
     others, so it runs there with ``--directory`` pointing at ``patch_root``.
@@ -183,11 +185,18 @@ async def apply_patch(patch_file: Path, patch_root: Path) -> None:
         cwd = top
         if str(inside) != ".":
             prefix = [f"--directory={inside.as_posix()}"]
+    patch = str(patch_file.resolve())
     try:
-        await git("apply", "--check", *prefix, str(patch_file.resolve()), cwd=cwd)
-        await git("apply", *prefix, str(patch_file.resolve()), cwd=cwd)
+        await git("apply", "--check", *prefix, patch, cwd=cwd)
+    except WorkspaceError as error:
+        if await git_succeeds("apply", "--reverse", "--check", *prefix, patch, cwd=cwd):
+            return False
+        raise PatchApplyError(patch_file, patch_root, error.stderr) from None
+    try:
+        await git("apply", *prefix, patch, cwd=cwd)
     except WorkspaceError as error:
         raise PatchApplyError(patch_file, patch_root, error.stderr) from None
+    return True
 
 
 @dataclass(frozen=True)
@@ -197,6 +206,7 @@ class AppliedPatch:
     task_id: str
     files: list[str]
     error: PatchApplyError | None = None
+    already_applied: bool = False
 
 
 async def apply_run(run_path: Path, only: Sequence[str] = ()) -> list[AppliedPatch]:
@@ -213,9 +223,9 @@ async def apply_run(run_path: Path, only: Sequence[str] = ()) -> list[AppliedPat
         record = json.loads((run_path / "tasks" / task_id / "result.json").read_text("utf-8"))
         patch_root = Path(record["workspace"]["patch_root"])
         try:
-            await apply_patch(run_path / record["patch"], patch_root)
+            done = await apply_patch(run_path / record["patch"], patch_root)
         except PatchApplyError as error:
             applied.append(AppliedPatch(task_id, record["changed_files"], error))
         else:
-            applied.append(AppliedPatch(task_id, record["changed_files"]))
+            applied.append(AppliedPatch(task_id, record["changed_files"], already_applied=not done))
     return applied

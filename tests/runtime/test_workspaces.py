@@ -137,7 +137,7 @@ async def test_a_task_that_changes_nothing_has_no_patch(
     assert (task.patch, task.changed_files) == (None, [])
 
 
-def test_run_apply_brings_changes_back_and_apply_refuses_a_second_time(
+def test_run_apply_brings_changes_back_apply_again_says_already_applied(
     tmp_path: Path, repository: Path
 ) -> None:
     script = tmp_path / "edit.yaml"
@@ -150,18 +150,26 @@ def test_run_apply_brings_changes_back_and_apply_refuses_a_second_time(
         "         working_directory: repo/project, permissions: approve-all}]\n"
     )
     runs = tmp_path / "runs"
+    notes = repository / "project" / "notes.txt"
     ran = CliRunner().invoke(
         main,
         ["run", str(job), "--replay", str(script), "--out", str(runs), "--run-id", "r1", "--apply"],
     )
     assert ran.exit_code == 0, ran.output
     assert "applied solo: notes.txt" in ran.output
-    assert (repository / "project" / "notes.txt").read_text() == "status: final\n"
+    assert notes.read_text() == "status: final\n"
 
     again = CliRunner().invoke(main, ["apply", str(runs / "r1")])
-    assert again.exit_code == 1
-    assert "refused solo" in again.output and "does not apply" in again.output
-    assert (repository / "project" / "notes.txt").read_text() == "status: final\n"
+    assert again.exit_code == 0, again.output
+    assert again.output == "already applied solo: notes.txt\n"
+    assert notes.read_text() == "status: final\n"
+
+    # Neither in place nor applicable: refused, and the file is left as it is.
+    notes.write_text("status: rewritten\n")
+    conflict = CliRunner().invoke(main, ["apply", str(runs / "r1")])
+    assert conflict.exit_code == 1
+    assert "refused solo" in conflict.output and "does not apply" in conflict.output
+    assert notes.read_text() == "status: rewritten\n"
 
 
 @pytest.mark.anyio
