@@ -52,12 +52,13 @@ def parse_age(text: str) -> float:
     """Seconds in an age: a duration (``90m``, ``12h``) that may start with days
     (``7d``, ``1d12h``). Raises ``ValueError`` with a message fit to show the user."""
     match = _DAYS.fullmatch(text.strip())
-    if match is None:
-        return parse_duration(text)
-    days, rest = match.groups()
-    seconds = float(days) * _DAY_SECONDS + (parse_duration(rest) if rest else 0.0)
-    if seconds <= 0:
-        raise ValueError(f"invalid age {text!r}: must be greater than zero")
+    days, rest = match.groups() if match is not None else ("0", text)
+    try:
+        seconds = float(days) * _DAY_SECONDS + (parse_duration(rest) if rest else 0.0)
+    except ValueError:
+        seconds = 0.0
+    if not seconds > 0:
+        raise ValueError(f"invalid age {text!r}: use days, hours, minutes… (7d, 1d12h, 90m)")
     return seconds
 
 
