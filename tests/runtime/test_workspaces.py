@@ -135,6 +135,9 @@ async def test_a_task_that_changes_nothing_has_no_patch(
     [task] = result.results
     assert task.status is TaskStatus.OK, task.error
     assert (task.patch, task.changed_files) == (None, [])
+    # Its branch held nothing: it is gone, and so is its worktree.
+    assert git("branch", "--list", "copilot-batch/*", cwd=repository) == ""
+    assert git("worktree", "list", "--porcelain", cwd=repository).count("worktree ") == 1
 
 
 def test_run_apply_brings_changes_back_apply_again_says_already_applied(
