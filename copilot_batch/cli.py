@@ -15,10 +15,11 @@ from rich.console import Console
 from rich.markdown import Markdown
 from rich.markup import escape
 
-from .errors import CopilotBatchError, RunNotFoundError
+from .errors import CopilotBatchError, RunLockedError, RunNotFoundError
 from .live import LiveView, PlainProgress
 from .output.merge import merge_runs
 from .output.report import print_summary
+from .runtime.clean import clean_run, parse_age, runs_older_than, runs_under
 from .runtime.resume import resume_run
 from .runtime.run_state import RunOptions
 from .runtime.runner import RunResult, run_batch, select_tasks
@@ -399,10 +400,62 @@ def _apply(run_folder: Path, only: Sequence[str]) -> int:
         console.print("no patches to apply: no ok task changed files")
     for outcome in outcomes:
         if outcome.error is None:
-            console.print(f"[green]applied[/green] {outcome.task_id}: {', '.join(outcome.files)}")
+            done = "already applied" if outcome.already_applied else "applied"
+            console.print(f"[green]{done}[/green] {outcome.task_id}: {', '.join(outcome.files)}")
         else:
             console.print(f"[red]refused[/red] {outcome.task_id}: {escape(str(outcome.error))}")
     return 1 if any(outcome.error for outcome in outcomes) else 0
+
+
+@main.command()
+@click.argument("run_names", nargs=-1, metavar="[RUN]...")
+@_out_option("Where to look for RUN ids, and for every run when no RUN is given.")
+@click.option(
+    "--older-than",
+    metavar="AGE",
+    callback=lambda _context, _parameter, value: _age(value),
+    help="Only runs whose run.json was last written at least this long ago (7d, 12h, 90m).",
+)
+@click.option("--dry-run", is_flag=True, help="List what would be removed; remove nothing.")
+@_exits_on_errors
+def clean(
+    run_names: tuple[str, ...], out_dir: Path, older_than: float | None, dry_run: bool
+) -> None:
+    """Remove what runs left behind: their git-worktree branches (with or without changes;
+    the patches stay in the run folder), leftover worktrees and workspaces folders.
+
+    RUN is a run folder or a run id under --out; without RUN, every run under --out."""
+    runs = [_find_run(name, out_dir) for name in run_names] if run_names else runs_under(out_dir)
+    if older_than is not None:
+        runs = runs_older_than(runs, older_than)
+    if not runs:
+        click.echo(f"no runs to clean in {out_dir}")
+    exit_code = 0
+    for run_path in runs:
+        try:
+            removals = anyio.run(clean_run, run_path, dry_run, backend="asyncio")
+        except RunLockedError as error:
+            click.echo(f"skipped {run_path}: {error}")
+            exit_code = 1
+            continue
+        if not removals:
+            click.echo(f"{run_path}: nothing to remove")
+        for removal in removals:
+            if dry_run:
+                click.echo(f"{run_path}: would remove {removal.leftover}")
+            elif removal.error is None:
+                click.echo(f"{run_path}: removed {removal.leftover}")
+            else:
+                click.echo(f"{run_path}: could not remove {removal.leftover}: {removal.error}")
+                exit_code = 1
+    sys.exit(exit_code)
+
+
+def _age(value: str | None) -> float | None:
+    try:
+        return parse_age(value) if value is not None else None
+    except ValueError as error:
+        raise click.BadParameter(str(error)) from None
 
 
 @main.command()

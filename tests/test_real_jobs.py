@@ -7,11 +7,11 @@ import ast
 import json
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import jsonschema
 import pytest
+from example_jobs import CHECKOUT_REPOS, copy_example_jobs
 
 from copilot_batch import RunOptions, TaskStatus, load_jobs, run_batch
 
@@ -55,10 +55,11 @@ async def test_nightly_docs_writes_a_patch_per_module_that_applies(tmp_path: Pat
 
 
 async def test_review_repos_finds_the_planted_problems(tmp_path: Path) -> None:
-    subprocess.run([sys.executable, str(JOBS / "review" / "make_sample_repos.py")], check=True)
+    made_by_demo = CHECKOUT_REPOS.exists()
+    jobs = copy_example_jobs(tmp_path)
     result = await run_batch(
-        load_jobs([JOBS / "review-repos.yaml"]),
-        RunOptions(out_dir=tmp_path / "runs", replay=(JOBS / "scripts",)),
+        load_jobs([jobs / "review-repos.yaml"]),
+        RunOptions(out_dir=tmp_path / "runs", replay=(jobs / "scripts",)),
     )
     schema = json.loads(
         (REPOSITORY / "skills" / "code-review" / "findings.schema.json").read_text()
@@ -82,3 +83,6 @@ async def test_review_repos_finds_the_planted_problems(tmp_path: Path) -> None:
     assert "| critical | `query.py` | 5 |" in summary
     results = (result.folder / "results.jsonl").read_text().splitlines()
     assert {json.loads(line)["id"] for line in results} == set(outputs)
+    # The repositories were made in tmp_path; the checkout is as it was.
+    assert record["workspace"]["patch_root"].startswith(str(jobs))
+    assert CHECKOUT_REPOS.exists() == made_by_demo

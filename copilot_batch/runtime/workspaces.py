@@ -1,9 +1,10 @@
 """Isolated workspaces: where a task's agent works, and the patch of what it changed.
 
-``copy`` copies the task's working directory to ``<run>/workspaces/<task-id>`` and makes
-the copy a throwaway git repository whose first commit is the baseline. ``git-worktree``
-adds a worktree of the working directory's repository there, on a new branch
-``copilot-batch/<run-id>/<task-id>``; the task's changes become one commit on that branch
+``copy`` copies what git would take from the task's working directory (never a run folder;
+see ``workspace_files``) to ``<run>/workspaces/<task-id>`` and makes the copy a throwaway
+git repository whose first commit is the baseline. ``git-worktree`` adds a worktree of the
+working directory's repository there, on a new branch ``copilot-batch/<run-id>/<task-id>``;
+the task's changes become one commit on that branch (a branch without changes is deleted)
 and the worktree is removed; a copy is removed too. Either way the changes are kept as a
 unified diff (``tasks/<id>/changes.patch``) that ``git apply`` brings back to the source,
 which is never touched while the run lasts.
@@ -23,23 +24,22 @@ import anyio
 
 from ..errors import PatchApplyError, WorkspaceError
 from ..spec import TaskSpec
-
-# Commits in workspaces are the tool's own: no hooks, no signing, a fixed author.
-_GIT_CONFIG = (
-    "-c", "user.name=copilot-batch", "-c", "user.email=copilot-batch@localhost",
-    "-c", "commit.gpgsign=false", "-c", "core.hooksPath=/dev/null",
-)  # fmt: skip
+from .git import git, git_paths, git_succeeds, repository_top
+from .workspace_files import CopiedFiles, copy_files, files_to_copy, measure
 
 
 @dataclass(frozen=True)
 class Workspace:
-    """Where one task works. ``patch_root`` is the folder the patch's paths start from."""
+    """Where one task works. ``patch_root`` is the folder the patch's paths start from;
+    ``base`` the commit the workspace started at."""
 
     mode: str
     source: Path  # the task's working directory, as the job file names it
     path: Path  # the session's working directory
     root: Path  # the workspace's git top level
     patch_root: Path
+    base: str
+    copied: CopiedFiles
     branch: str | None = None
 
     def to_record(self) -> dict[str, Any]:
@@ -49,6 +49,8 @@ class Workspace:
             "path": str(self.path),
             "patch_root": str(self.patch_root),
             "branch": self.branch,
+            "copied_files": self.copied.files,
+            "copied_bytes": self.copied.bytes,
         }
 
 
@@ -58,28 +60,13 @@ class Changes:
     files: list[str]
 
 
-async def git(*arguments: str, cwd: Path) -> str:
-    """Run git; its stdout, or WorkspaceError with its stderr."""
-    finished = await anyio.run_process(["git", *_GIT_CONFIG, *arguments], cwd=cwd, check=False)
-    if finished.returncode != 0:
-        command = " ".join(["git", *arguments])
-        raise WorkspaceError(command, cwd, finished.stderr.decode(errors="replace").strip())
-    return finished.stdout.decode(errors="replace")
-
-
-async def repository_top(directory: Path) -> Path | None:
-    try:
-        return Path((await git("rev-parse", "--show-toplevel", cwd=directory)).strip())
-    except WorkspaceError:
-        return None
-
-
 class WorkspaceManager:
     """Makes and collects the run's workspaces under ``<run>/workspaces/``."""
 
     def __init__(self, run_path: Path, run_id: str) -> None:
         # Absolute: git runs in other directories (the repository, the workspace).
-        self._folder = run_path.resolve() / "workspaces"
+        self._run_path = run_path.resolve()
+        self._folder = self._run_path / "workspaces"
         self._run_id = run_id
         # git worktree add/remove take locks in the shared repository: one at a time there.
         self._repository_locks: dict[Path, anyio.Lock] = {}
@@ -92,51 +79,101 @@ class WorkspaceManager:
         destination = self._folder / name
         destination.parent.mkdir(parents=True, exist_ok=True)
         if task.workspace == "copy":
-            await anyio.to_thread.run_sync(_copy_tree, task.working_directory, destination)
-            await git("init", "-q", cwd=destination)
-            await git("add", "-A", cwd=destination)
-            await git("commit", "-q", "--allow-empty", "-m", "baseline", cwd=destination)
-            return Workspace("copy", task.working_directory, destination, destination,
-                             patch_root=task.working_directory)  # fmt: skip
+            return await self._copy(task, destination)
         top = await repository_top(task.working_directory)
         if top is None:
             raise WorkspaceError("git rev-parse", task.working_directory, "not a git repository")
         branch = f"copilot-batch/{self._run_id}/{name}"
         async with self._lock(top):
+            await _clear_for_worktree(top, destination, branch)
             await git("worktree", "add", "-q", "-b", branch, str(destination), "HEAD", cwd=top)
+        checked_out = await git_paths("ls-files", "-z", cwd=destination)
+        copied = await anyio.to_thread.run_sync(measure, destination, checked_out)
         inside = task.working_directory.resolve().relative_to(top.resolve())
         return Workspace("git-worktree", task.working_directory, destination / inside,
-                         destination, patch_root=top, branch=branch)  # fmt: skip
+                         destination, patch_root=top, base=await _head(destination),
+                         copied=copied, branch=branch)  # fmt: skip
+
+    async def _copy(self, task: TaskSpec, destination: Path) -> Workspace:
+        source = task.working_directory.resolve()
+        await _remove_leftover(destination)
+        paths = await files_to_copy(source, self._run_folders(source), task.workspace_exclude)
+        copied = await anyio.to_thread.run_sync(copy_files, source, destination, paths)
+        destination.mkdir(exist_ok=True)  # a copy of nothing is still a workspace
+        await git("init", "-q", cwd=destination)
+        # -f: files the source tracks although a .gitignore matches them are in the baseline.
+        await git("add", "-A", "-f", cwd=destination)
+        await git("commit", "-q", "--allow-empty", "-m", "baseline", cwd=destination)
+        return Workspace("copy", task.working_directory, destination, destination,
+                         patch_root=task.working_directory, base=await _head(destination),
+                         copied=copied)  # fmt: skip
+
+    def _run_folders(self, source: Path) -> list[Path]:
+        """Folders a copy never holds: --out (the run folder's parent) and this run's folder,
+        and, when --out is the working directory itself, every run folder in it."""
+        out = self._run_path.parent
+        folders = [out, self._run_path]
+        if out == source:
+            folders += [child for child in out.iterdir() if (child / "run.json").is_file()]
+        return folders
 
     async def finish(self, workspace: Workspace) -> Changes:
         """The workspace's changes since it was made; a worktree keeps them as a commit on
-        its branch and is removed."""
+        its branch (or, when there are none, loses its branch) and is removed."""
         root = workspace.root
         await git("add", "-A", cwd=root)
-        patch = await git("diff", "--cached", "--binary", "HEAD", cwd=root)
-        files = (await git("diff", "--cached", "--name-only", "HEAD", cwd=root)).splitlines()
-        if workspace.mode == "git-worktree":
-            if files:
-                message = f"copilot-batch: changes of task {root.name}"
-                await git("commit", "-q", "-m", message, cwd=root)
-            async with self._lock(workspace.patch_root):
-                await git("worktree", "remove", "--force", str(root), cwd=workspace.patch_root)
-        else:
+        # From the base, so commits the agent made itself are part of the changes too.
+        patch = await git("diff", "--cached", "--binary", workspace.base, cwd=root)
+        files = await git_paths("diff", "--cached", "--name-only", "-z", workspace.base, cwd=root)
+        if workspace.mode == "copy":
             # The patch is what the task produced; the copy would only use up disk.
             await anyio.to_thread.run_sync(shutil.rmtree, root)
+            return Changes(patch=patch, files=files)
+        if not await git_succeeds("diff", "--cached", "--quiet", "HEAD", cwd=root):
+            await git("commit", "-q", "-m", f"copilot-batch: changes of task {root.name}", cwd=root)
+        async with self._lock(workspace.patch_root):
+            await git("worktree", "remove", "--force", str(root), cwd=workspace.patch_root)
+            if not files and workspace.branch is not None:
+                # A branch that holds no change is no result; left, they pile up run by run.
+                await git("branch", "-D", workspace.branch, cwd=workspace.patch_root)
         return Changes(patch=patch, files=files)
 
     def _lock(self, repository: Path) -> anyio.Lock:
         return self._repository_locks.setdefault(repository.resolve(), anyio.Lock())
 
 
-def _copy_tree(source: Path, destination: Path) -> None:
-    # The source's own git metadata is not copied: the copy gets a repository of its own.
-    shutil.copytree(source, destination, symlinks=True, ignore=shutil.ignore_patterns(".git"))
+async def _head(root: Path) -> str:
+    return (await git("rev-parse", "HEAD", cwd=root)).strip()
 
 
-async def apply_patch(patch_file: Path, patch_root: Path) -> None:
+async def _remove_leftover(destination: Path, repository: Path | None = None) -> None:
+    """Remove a workspace of the same name that a killed run left (resume runs its attempt
+    again): a worktree of ``repository``, or any folder."""
+    if not destination.exists():
+        return
+    remove = ("worktree", "remove", "--force", "--force", str(destination))
+    if repository is None or not await git_succeeds(*remove, cwd=repository):
+        await anyio.to_thread.run_sync(shutil.rmtree, destination)
+
+
+async def _clear_for_worktree(repository: Path, destination: Path, branch: str) -> None:
+    """Clear what a killed run left in the way of a new worktree: a leftover at
+    ``destination``, git's entries for worktrees whose folders are gone, and ``branch``
+    itself, unless it holds a commit the repository's HEAD lacks (a result: then
+    ``worktree add`` refuses, and the branch stays)."""
+    await _remove_leftover(destination, repository)
+    await git("worktree", "prune", cwd=repository)
+    ref = f"refs/heads/{branch}"
+    if await git_succeeds("rev-parse", "--verify", "--quiet", ref, cwd=repository):
+        ahead = await git("rev-list", "--count", f"HEAD..{ref}", cwd=repository)
+        if ahead.strip() == "0":
+            await git("branch", "-D", branch, cwd=repository)
+
+
+async def apply_patch(patch_file: Path, patch_root: Path) -> bool:
     """Apply a task's patch to its source; refuse, changing nothing, if it does not apply.
+    ``False`` when the changes are already there (the patch applies in reverse): an
+    ``apply`` run twice.
 
     Inside a repository ``git apply`` reads paths from the top level and silently skips
     others, so it runs there with ``--directory`` pointing at ``patch_root``.
@@ -148,11 +185,18 @@ async def apply_patch(patch_file: Path, patch_root: Path) -> None:
         cwd = top
         if str(inside) != ".":
             prefix = [f"--directory={inside.as_posix()}"]
+    patch = str(patch_file.resolve())
     try:
-        await git("apply", "--check", *prefix, str(patch_file.resolve()), cwd=cwd)
-        await git("apply", *prefix, str(patch_file.resolve()), cwd=cwd)
+        await git("apply", "--check", *prefix, patch, cwd=cwd)
+    except WorkspaceError as error:
+        if await git_succeeds("apply", "--reverse", "--check", *prefix, patch, cwd=cwd):
+            return False
+        raise PatchApplyError(patch_file, patch_root, error.stderr) from None
+    try:
+        await git("apply", *prefix, patch, cwd=cwd)
     except WorkspaceError as error:
         raise PatchApplyError(patch_file, patch_root, error.stderr) from None
+    return True
 
 
 @dataclass(frozen=True)
@@ -162,6 +206,7 @@ class AppliedPatch:
     task_id: str
     files: list[str]
     error: PatchApplyError | None = None
+    already_applied: bool = False
 
 
 async def apply_run(run_path: Path, only: Sequence[str] = ()) -> list[AppliedPatch]:
@@ -178,9 +223,9 @@ async def apply_run(run_path: Path, only: Sequence[str] = ()) -> list[AppliedPat
         record = json.loads((run_path / "tasks" / task_id / "result.json").read_text("utf-8"))
         patch_root = Path(record["workspace"]["patch_root"])
         try:
-            await apply_patch(run_path / record["patch"], patch_root)
+            done = await apply_patch(run_path / record["patch"], patch_root)
         except PatchApplyError as error:
             applied.append(AppliedPatch(task_id, record["changed_files"], error))
         else:
-            applied.append(AppliedPatch(task_id, record["changed_files"]))
+            applied.append(AppliedPatch(task_id, record["changed_files"], already_applied=not done))
     return applied

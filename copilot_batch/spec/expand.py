@@ -35,6 +35,7 @@ from .options import (
     workspace_option,
 )
 from .problems import Problems, Where
+from .workspace_exclude import workspace_exclude_option
 
 TASK_ID_PATTERN = re.compile(r"[A-Za-z0-9._-]+")
 _TEMPLATES = SandboxedEnvironment(
@@ -206,6 +207,9 @@ class _JobExpander:
                 mcp_servers=mcp_servers,
                 workspace=workspace_option(
                     options.get("workspace"), origin("workspace"), working_directory, problems
+                ),
+                workspace_exclude=workspace_exclude_option(
+                    options.get("workspace_exclude"), origin("workspace_exclude"), problems
                 ),
                 output_schema=output_schema,
                 secrets=tuple(secrets),

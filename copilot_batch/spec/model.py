@@ -116,6 +116,7 @@ class TaskSpec:
     retries: int = 0
     retry_backoff: tuple[float, float] = (DEFAULT_RETRY_INITIAL, DEFAULT_RETRY_MAX)
     workspace: WorkspaceMode = "shared"
+    workspace_exclude: tuple[str, ...] = ()  # gitignore patterns a copy leaves out
     output_schema: Mapping[str, Any] | None = None
     # Credential values in provider and mcp_servers; they must never be written anywhere.
     secrets: tuple[str, ...] = field(default=(), compare=False, repr=False)
@@ -145,6 +146,7 @@ class TaskSpec:
             "disabled_skills": list(self.disabled_skills),
             "mcp_servers": self._masked(self.mcp_servers),
             "workspace": self.workspace,
+            "workspace_exclude": list(self.workspace_exclude),
             "output_schema": dict(self.output_schema) if self.output_schema else None,
         }
 

@@ -1,12 +1,14 @@
 """Create the three small git repositories that jobs/review-repos.yaml reviews.
 
-Run from anywhere: ``python jobs/review/make_sample_repos.py``. The repositories go to
-``jobs/review/repos/<name>`` (ignored by git); existing ones are recreated, so every demo
-and test starts from the same commit contents.
+Run from anywhere: ``python jobs/review/make_sample_repos.py [FOLDER]``. The repositories
+go to ``FOLDER/<name>``; by default ``jobs/review/repos/`` (ignored by git), where the job
+looks for them. Existing ones are recreated, so every demo and test starts from the same
+commit contents. Tests give a folder of their own, so the checkout is never written.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import shutil
 import subprocess
@@ -67,8 +69,8 @@ _GIT_ENV = {
 }
 
 
-def make_repository(name: str, files: dict[str, str]) -> Path:
-    path = REPOS / name
+def make_repository(name: str, files: dict[str, str], folder: Path = REPOS) -> Path:
+    path = folder / name
     shutil.rmtree(path, ignore_errors=True)
     path.mkdir(parents=True)
     for file_name, text in files.items():
@@ -84,8 +86,13 @@ def make_repository(name: str, files: dict[str, str]) -> Path:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "folder", nargs="?", type=Path, default=REPOS, help=f"where to make them (default {REPOS})"
+    )
+    folder = parser.parse_args().folder
     for name, files in SOURCES.items():
-        print(make_repository(name, files))
+        print(make_repository(name, files, folder))
 
 
 if __name__ == "__main__":

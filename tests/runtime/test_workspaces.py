@@ -135,9 +135,12 @@ async def test_a_task_that_changes_nothing_has_no_patch(
     [task] = result.results
     assert task.status is TaskStatus.OK, task.error
     assert (task.patch, task.changed_files) == (None, [])
+    # Its branch held nothing: it is gone, and so is its worktree.
+    assert git("branch", "--list", "copilot-batch/*", cwd=repository) == ""
+    assert git("worktree", "list", "--porcelain", cwd=repository).count("worktree ") == 1
 
 
-def test_run_apply_brings_changes_back_and_apply_refuses_a_second_time(
+def test_run_apply_brings_changes_back_apply_again_says_already_applied(
     tmp_path: Path, repository: Path
 ) -> None:
     script = tmp_path / "edit.yaml"
@@ -150,15 +153,70 @@ def test_run_apply_brings_changes_back_and_apply_refuses_a_second_time(
         "         working_directory: repo/project, permissions: approve-all}]\n"
     )
     runs = tmp_path / "runs"
+    notes = repository / "project" / "notes.txt"
     ran = CliRunner().invoke(
         main,
         ["run", str(job), "--replay", str(script), "--out", str(runs), "--run-id", "r1", "--apply"],
     )
     assert ran.exit_code == 0, ran.output
     assert "applied solo: notes.txt" in ran.output
-    assert (repository / "project" / "notes.txt").read_text() == "status: final\n"
+    assert notes.read_text() == "status: final\n"
 
     again = CliRunner().invoke(main, ["apply", str(runs / "r1")])
-    assert again.exit_code == 1
-    assert "refused solo" in again.output and "does not apply" in again.output
-    assert (repository / "project" / "notes.txt").read_text() == "status: final\n"
+    assert again.exit_code == 0, again.output
+    assert again.output == "already applied solo: notes.txt\n"
+    assert notes.read_text() == "status: final\n"
+
+    # Neither in place nor applicable: refused, and the file is left as it is.
+    notes.write_text("status: rewritten\n")
+    conflict = CliRunner().invoke(main, ["apply", str(runs / "r1")])
+    assert conflict.exit_code == 1
+    assert "refused solo" in conflict.output and "does not apply" in conflict.output
+    assert notes.read_text() == "status: rewritten\n"
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("in_git", [False, True], ids=["plain-folder", "git-repository"])
+async def test_a_copy_from_the_project_root_leaves_out_runs_and_ignored_folders(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, in_git: bool
+) -> None:
+    """The job file at the root of a project, run from there with the default --out runs:
+    the copy holds the project's files, not the run folder (which holds the copy), not
+    earlier runs, and not what .gitignore leaves out."""
+    project = tmp_path / "project"
+    (project / "src").mkdir(parents=True)
+    (project / "notes.txt").write_text("status: draft\n")
+    (project / "src" / "app.py").write_text("print('app')\n")
+    (project / ".gitignore").write_text("node_modules/\n.venv/\n")
+    for folder in ("node_modules/left-pad", ".venv/lib"):
+        (project / folder).mkdir(parents=True)
+        (project / folder / "index.js").write_text("module.exports = 1;\n")
+    (project / "runs" / "20260101-000000-aaaa" / "tasks").mkdir(parents=True)
+    (project / "runs" / "20260101-000000-aaaa" / "run.json").write_text("{}\n")
+    if in_git:
+        git("init", "-q", cwd=project)
+        git("add", "notes.txt", ".gitignore", cwd=project)
+        git("commit", "-q", "-m", "initial", cwd=project)
+    script = project / "edit.yaml"
+    conversation = edit_conversation("root", "final")
+    script.write_text(yaml.safe_dump({"models": ["gpt-4.1"], "conversations": [conversation]}))
+    monkeypatch.chdir(project)
+    result = await run_job(
+        project,
+        "version: 1\n"
+        "tasks: [{id: root, prompt: Finish the notes for root., workspace: copy,\n"
+        "         permissions: approve-all}]\n",
+        replay=(script,),
+        out_dir=Path("runs"),
+    )
+    [task] = result.results
+    assert task.status is TaskStatus.OK, task.error
+    record = read_json(result.folder / "tasks" / "root" / "result.json")
+    # notes.txt, src/app.py, .gitignore, edit.yaml and job.yaml: nothing else.
+    expected = ["notes.txt", "src/app.py", ".gitignore", "edit.yaml", "job.yaml"]
+    assert record["workspace"]["copied_files"] == len(expected)
+    assert record["workspace"]["copied_bytes"] == sum(
+        (project / name).stat().st_size for name in expected
+    )
+    assert record["changed_files"] == ["notes.txt"]
+    assert (project / "notes.txt").read_text() == "status: draft\n"
