@@ -13,11 +13,15 @@ from pathlib import Path
 
 import anyio
 from copilot import CopilotClient, RuntimeConnection
+from copilot.client import LogLevel
 from structlog.typing import FilteringBoundLogger
 
 from ..errors import CliConnectError, CliCrashedError, CliStartError, CopilotBatchError
+from .session_files import session_fs_config
 
 STOP_GRACE_SECONDS = 10.0
+# What the CLI processes copilot-batch starts write to their log (see CliProcess).
+CLI_LOG_LEVEL: LogLevel = "error"
 # The connection token a CLI server started with ``COPILOT_CONNECTION_TOKEN`` expects.
 CONNECTION_TOKEN_VARIABLE = "COPILOT_CONNECTION_TOKEN"
 
@@ -31,6 +35,10 @@ class CliProcess:
     second per session in flight, each time forking its whole process to run ``gh``
     (measured: 40 sessions waiting 2 s on the model took 15.8 s and 14.4 s of kernel time
     with the lookups, 6.8 s and 1.4 s without).
+
+    Each session's state stays in copilot-batch's memory (:mod:`.session_files`). The CLI
+    logs errors only: at its default level its log quotes what an MCP server printed when
+    it failed to start (its token, say), and the log is on disk before the run can mask it.
     """
 
     path: Path
@@ -75,14 +83,17 @@ def _client(cli: CliProcess | CliServer) -> CopilotClient:
         return CopilotClient(
             connection=RuntimeConnection.for_uri(cli.url, connection_token=cli.connection_token)
         )
-    cli.copilot_home.mkdir(parents=True, exist_ok=True)
+    home = cli.copilot_home.absolute()  # the session filesystem takes absolute paths only
+    home.mkdir(mode=0o700, parents=True, exist_ok=True)
     connection = RuntimeConnection.for_stdio(path=str(cli.path))
     if cli.extra_env:
         connection.env = {**os.environ, **cli.extra_env}
     return CopilotClient(
         connection=connection,
-        base_directory=str(cli.copilot_home),
+        base_directory=str(home),
         use_logged_in_user=cli.github_login,
+        session_fs=session_fs_config(home),
+        log_level=CLI_LOG_LEVEL,
     )
 
 
@@ -124,6 +135,12 @@ class SupervisedClient:
     def current(self) -> CopilotClient:
         assert self._client is not None, "used before __aenter__"
         return self._client
+
+    @property
+    def copilot_home(self) -> Path | None:
+        """The state directory of its CLI process, whose sessions keep their state in
+        copilot-batch's memory (:mod:`.session_files`); None for a server."""
+        return self._cli.copilot_home.absolute() if isinstance(self._cli, CliProcess) else None
 
     async def ready(self) -> tuple[CopilotClient, int]:
         """The live client and its generation, once any restart has finished."""
