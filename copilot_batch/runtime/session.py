@@ -168,8 +168,8 @@ async def run_task_session(
     """Run one task in its own session and ``record`` its result, whatever happens.
 
     Events go to ``sink`` until the session is torn down; the caller closes the sink.
-    Cancellation (the run being interrupted) records ``cancelled`` and propagates.
-    ``copilot_home``: the client is a CLI process copilot-batch
+    Cancellation (the run being stopped) records ``cancelled``, leaving ``record`` to say
+    why, and propagates. ``copilot_home``: the client is a CLI process copilot-batch
     started, with this state directory; the session's state then stays in memory.
     """
     result = TaskResult(task=task, started_at=datetime.now(UTC), attempt=attempt)
@@ -227,7 +227,6 @@ async def run_task_session(
             result.status = TaskStatus.OK
     except anyio.get_cancelled_exc_class():
         result.status = TaskStatus.CANCELLED
-        result.error = "the run was interrupted before the task finished"
         raise
     except TaskFailure as failure:
         _fail(result, TaskStatus.FAILED, failure)
