@@ -6,10 +6,13 @@ from __future__ import annotations
 import errno
 import os
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
-from copilot.generated.rpc import SessionFSErrorCode
+from copilot.generated.rpc import (
+    SessionFSErrorCode,
+    SessionFSReadFileRequest,
+    SessionFSStatRequest,
+)
 from copilot.session_fs_provider import create_session_fs_adapter
 
 from copilot_batch.runtime.memory_files import FILE, FOLDER, MemoryFiles
@@ -74,9 +77,9 @@ async def test_missing_paths_reach_the_cli_as_enoent(homes: tuple[Path, Path]) -
     work, home = homes
     adapter = create_session_fs_adapter(SessionFiles(work, home))
     for path in ("/session-state/plan.md", str(work / "absent.txt")):
-        result = await adapter.read_file(SimpleNamespace(path=path))
+        result = await adapter.read_file(SessionFSReadFileRequest(path, "session"))
         assert result.error is not None and result.error.code is SessionFSErrorCode.ENOENT
-        stat = await adapter.stat(SimpleNamespace(path=path))
+        stat = await adapter.stat(SessionFSStatRequest(path, "session"))
         assert stat.error is not None and stat.error.code is SessionFSErrorCode.ENOENT
 
 
