@@ -20,7 +20,7 @@ from .live import LiveView, PlainProgress
 from .output.merge import merge_runs
 from .output.report import print_summary
 from .runtime.resume import resume_run
-from .runtime.run_state import RunOptions
+from .runtime.run_state import DEFAULT_CONCURRENCY, RunOptions
 from .runtime.runner import RunResult, run_batch, select_tasks
 from .runtime.shards import Shard, parse_shard
 from .runtime.task_runs import EXIT_INTERRUPTED
@@ -28,8 +28,6 @@ from .runtime.workspaces import apply_run
 from .scripted_model import load_scripts, serve_forever
 from .spec import JobSpec, TaskSpec, job_schema, load_jobs, parse_duration, resolve_job_paths
 from .spec.skills import Skill, discover_skills
-
-DEFAULT_CONCURRENCY = 8
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 

@@ -20,13 +20,16 @@ from .clients import ClientPool
 from .concurrency import AdaptiveLimit
 from .shards import Shard
 
+# Sessions at once unless told: the command line's default and the Python API's.
+DEFAULT_CONCURRENCY = 8
+
 
 @dataclass(frozen=True)
 class RunOptions:
     """How to run: where results go, how many sessions at once, which tasks, which CLI."""
 
     out_dir: Path = Path("runs")
-    concurrency: int = 4
+    concurrency: int = DEFAULT_CONCURRENCY
     only: tuple[str, ...] = ()
     shard: Shard | None = None
     model: str | None = None
