@@ -115,11 +115,12 @@ def main() -> None:
     """Run batches of GitHub Copilot agent tasks described in YAML job files."""
 
 
-def _progress(console: Console, tasks: Sequence[TaskSpec], quiet: bool) -> PlainProgress | None:
-    """The live view on a terminal, plain lines elsewhere, nothing with --quiet."""
+def _progress(console: Console, quiet: bool) -> PlainProgress | None:
+    """The live view on a terminal, plain lines elsewhere, nothing with --quiet. The run
+    tells it which tasks it starts, and how many a resume keeps."""
     if quiet:
         return None
-    return LiveView(console, tasks) if console.is_terminal else PlainProgress(console, tasks)
+    return LiveView(console) if console.is_terminal else PlainProgress(console)
 
 
 def _run_with_progress(
@@ -200,7 +201,7 @@ def run(
         _print_tasks(tasks)
         return
     console = Console(highlight=False)
-    observer = _progress(console, tasks, quiet)
+    observer = _progress(console, quiet)
     result = _run_with_progress(observer, lambda: run_batch(jobs, options, observer))
     _report(console, result, apply_changes)
 
@@ -242,7 +243,7 @@ def resume(
         handle_signals=True,
     )
     console = Console(highlight=False)
-    observer = _progress(console, [], quiet)
+    observer = _progress(console, quiet)
     result = _run_with_progress(observer, lambda: resume_run(run_path, options, observer))
     _report(console, result, apply_changes)
 

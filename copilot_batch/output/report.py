@@ -51,19 +51,23 @@ def run_record(
     resumed_at: Sequence[str] = (),
     concurrency: Mapping[str, int] | None = None,
     cli_restarts: int = 0,
+    earlier_seconds: float | None = None,
+    resumed_from: datetime | None = None,
 ) -> dict[str, Any]:
     """The content of run.json. ``state`` is running, finished, interrupted, timed_out or
     failed (the run could not start its client; ``failure`` says why). ``records`` are the
-    tasks' entries (``TaskResult.to_record()``), kept ones from before a resume included."""
+    tasks' entries (``TaskResult.to_record()``), kept ones from before a resume included.
+
+    A resume, started at ``resumed_from``, adds its own wall time to ``earlier_seconds``,
+    the earlier runs' (the time between runs is not counted); while it lasts, the duration
+    is ``earlier_seconds`` alone, so a resume killed before its end loses only its own."""
     return {
         "run_id": run_id,
         "state": state,
         "failure": failure,
         "started_at": started_at.isoformat(),
         "finished_at": finished_at.isoformat() if finished_at else None,
-        "duration_seconds": (
-            round((finished_at - started_at).total_seconds(), 3) if finished_at else None
-        ),
+        "duration_seconds": _duration(resumed_from or started_at, finished_at, earlier_seconds),
         "job_files": [
             {"path": str(job.path), "name": job.name, "sha256": job.sha256, "tasks": len(job.tasks)}
             for job in jobs
@@ -76,6 +80,14 @@ def run_record(
         "totals": totals(records),
         "tasks": list(records),
     }
+
+
+def _duration(
+    started_at: datetime, finished_at: datetime | None, earlier_seconds: float | None
+) -> float | None:
+    if finished_at is None:
+        return earlier_seconds
+    return round((earlier_seconds or 0.0) + (finished_at - started_at).total_seconds(), 3)
 
 
 def first_line(text: str | None, width: int = 80) -> str:

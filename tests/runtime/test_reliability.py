@@ -3,18 +3,22 @@ sessions, permanent ones not, and a silent model stopped by idle_timeout."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import anyio
 import pytest
+from rich.console import Console
 from run_helpers import SCRIPTS, read_events, read_json, run_at_model
 
 from bench.measure import children_running
 from copilot_batch import RunOptions, TaskStatus
 from copilot_batch.errors import CliCrashedError, RunLockedError
+from copilot_batch.live import PlainProgress
 from copilot_batch.output.redact import Redactor
 from copilot_batch.output.run_folder import RunFolder
 from copilot_batch.runtime.cli_binary import find_cli
@@ -131,16 +135,27 @@ async def test_resume_reruns_failed_and_changed_tasks_and_keeps_the_rest(tmp_pat
             .replace("prompt: Take your time.", "prompt: Say hello.")
             .replace("prompt: Nobody scripted this.", "prompt: Take your time.")
         )
+        # As if the first run had begun a day ago: the gap is not the run's wall time.
+        run_json = first.folder / "run.json"
+        before = read_json(run_json)
+        day_earlier = datetime.fromisoformat(before["started_at"]) - timedelta(days=1)
+        run_json.write_text(json.dumps({**before, "started_at": day_earlier.isoformat()}))
+        progress = PlainProgress(Console(file=io.StringIO()))
         with pytest.MonkeyPatch.context() as patch:
             patch.setenv("MODEL_URL", model.base_url)  # the job file reads it again
-            resumed = await resume_run(first.folder, RunOptions())
+            resumed = await resume_run(first.folder, RunOptions(), progress)
 
     assert sorted(task.task.id for task in resumed.results) == ["changed", "failed"]
+    # The progress counted the kept task as done, the two run again as this run's.
+    assert progress.totals().startswith("3/3 done (1 kept, 2 ok), 0 running")
     run = read_json(first.folder / "run.json")
     assert [(t["id"], t["status"]) for t in run["tasks"]] == [
         ("same", "ok"), ("changed", "ok"), ("failed", "ok"),
     ]  # fmt: skip
     assert run["totals"]["ok"] == 3 and len(run["resumed_at"]) == 1
+    assert run["started_at"] == day_earlier.isoformat()
+    span = datetime.fromisoformat(run["finished_at"]) - day_earlier
+    assert before["duration_seconds"] < run["duration_seconds"] < span.total_seconds() / 2
     assert read_json(first.folder / "tasks" / "same" / "result.json") == kept_before
     failed = read_json(first.folder / "tasks" / "failed" / "result.json")
     assert [(a["attempt"], a["status"]) for a in failed["attempts"]] == [(1, "failed"), (2, "ok")]
