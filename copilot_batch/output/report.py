@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import shlex
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -115,10 +117,33 @@ def task_line(result: TaskResult, id_width: int = 0) -> Text:
     return line
 
 
+# How a run that did not finish ended, in the summary's colours.
+_UNFINISHED_STYLE = {"interrupted": "yellow", "timed_out": "yellow", "failed": "red"}
+# The folder that holds run folders unless --out says otherwise.
+DEFAULT_OUT = Path("runs")
+
+
+def resume_command(run_path: str) -> str:
+    """The command that goes on with the run in ``run_path``: its id, and --out unless the
+    run is in the default folder."""
+    path = Path(run_path)
+    command = f"copilot-batch resume {shlex.quote(path.name)}"
+    if path.parent != DEFAULT_OUT:
+        command += f" --out {shlex.quote(str(path.parent))}"
+    return command
+
+
 def print_summary(console: Console, record: Mapping[str, Any], run_path: str) -> None:
-    """The closing summary: counts by status, tokens, wall time and where the files are."""
+    """The closing summary: how the run ended (and, if it did not finish, how to go on),
+    counts by status, tokens, wall time and where the files are."""
     counts = record["totals"]
-    rows: list[tuple[Text | str, str]] = [("tasks", str(counts["tasks"]))]
+    state = str(record.get("state"))
+    rows: list[tuple[Text | str, str | Text]] = [
+        ("state", Text(state, style=_UNFINISHED_STYLE.get(state, "green")))
+    ]
+    if state in _UNFINISHED_STYLE:
+        rows.append(("go on with", resume_command(run_path)))
+    rows.append(("tasks", str(counts["tasks"])))
     rows += [
         (Text(str(status), style=_STATUS_STYLE[status]), str(counts[str(status)]))
         for status in TaskStatus
