@@ -5,6 +5,7 @@ state, every message included, in copilot-batch's memory, and logged errors only
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import textwrap
 from pathlib import Path
@@ -88,9 +89,11 @@ async def test_no_secret_is_left_in_clear_after_kill_9(tmp_path: Path) -> None:
                 assert clis, "the runner started no CLI"
                 runner.kill()
                 await runner.wait()
-                # Without the runner, its CLI processes see their stdin close and exit.
-                for pid in clis:
-                    await _exited(pid)
+                try:  # without the runner, its CLI processes see their stdin close and exit
+                    for pid in clis:
+                        await _exited(pid)
+                finally:
+                    _kill_survivors(clis, find_cli())
 
     # The model said the key in both sessions (the run's own files show it masked) ...
     said = (runs / "r" / "tasks" / "said" / "result.json").read_text()
@@ -138,3 +141,10 @@ async def _exited(pid: int) -> None:
         await anyio.wait_readable(pidfd)
     finally:
         os.close(pidfd)
+
+
+def _kill_survivors(pids: list[int], executable: Path) -> None:
+    """Leave no CLI behind, even when the test fails."""
+    for pid in pids:
+        if _exe(pid) == os.path.realpath(executable):
+            os.kill(pid, signal.SIGKILL)
