@@ -45,15 +45,13 @@ class _Progress:
     def totals(self) -> str:
         elapsed = time.monotonic() - self.started_at
         done = self.kept + self.finished_here
-        counts = ", ".join(
-            [f"{self.kept} kept"] * bool(self.kept)
-            + [f"{count} {status}" for status, count in sorted(self.statuses.items())]
-        )
+        counts = [f"{self.kept} kept"] if self.kept else []
+        counts += [f"{count} {status}" for status, count in sorted(self.statuses.items())]
         eta = ""
         if self.finished_here > 0 and done < self.total:  # from this run's pace alone
             eta = f", about {elapsed / self.finished_here * (self.total - done):.0f}s left"
         return (
-            f"{done}/{self.total} done ({counts or 'none yet'}), {len(self.running)} "
+            f"{done}/{self.total} done ({', '.join(counts) or 'none yet'}), {len(self.running)} "
             f"running, {self.tokens} tokens, {elapsed:.0f}s{eta}"
         )
 

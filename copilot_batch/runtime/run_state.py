@@ -13,7 +13,7 @@ from typing import Any, Protocol
 import anyio
 
 from ..output.records import TaskResult, TaskStatus
-from ..output.report import run_record
+from ..output.report import DEFAULT_OUT, run_record
 from ..output.run_folder import RunFolder
 from ..spec import JobSpec, TaskSpec
 from .clients import ClientPool
@@ -28,7 +28,7 @@ DEFAULT_CONCURRENCY = 8
 class RunOptions:
     """How to run: where results go, how many sessions at once, which tasks, which CLI."""
 
-    out_dir: Path = Path("runs")
+    out_dir: Path = DEFAULT_OUT
     concurrency: int = DEFAULT_CONCURRENCY
     only: tuple[str, ...] = ()
     shard: Shard | None = None
