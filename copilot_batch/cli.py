@@ -21,7 +21,7 @@ from .output.merge import merge_runs
 from .output.report import print_summary
 from .runtime.clean import clean_run, parse_age, runs_older_than, runs_under
 from .runtime.resume import resume_run
-from .runtime.run_state import RunOptions
+from .runtime.run_state import DEFAULT_CONCURRENCY, RunOptions
 from .runtime.runner import RunResult, run_batch, select_tasks
 from .runtime.shards import Shard, parse_shard
 from .runtime.task_runs import EXIT_INTERRUPTED
@@ -29,8 +29,6 @@ from .runtime.workspaces import apply_run
 from .scripted_model import load_scripts, serve_forever
 from .spec import JobSpec, TaskSpec, job_schema, load_jobs, parse_duration, resolve_job_paths
 from .spec.skills import Skill, discover_skills
-
-DEFAULT_CONCURRENCY = 8
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
@@ -118,11 +116,12 @@ def main() -> None:
     """Run batches of GitHub Copilot agent tasks described in YAML job files."""
 
 
-def _progress(console: Console, tasks: Sequence[TaskSpec], quiet: bool) -> PlainProgress | None:
-    """The live view on a terminal, plain lines elsewhere, nothing with --quiet."""
+def _progress(console: Console, quiet: bool) -> PlainProgress | None:
+    """The live view on a terminal, plain lines elsewhere, nothing with --quiet. The run
+    tells it which tasks it starts, and how many a resume keeps."""
     if quiet:
         return None
-    return LiveView(console, tasks) if console.is_terminal else PlainProgress(console, tasks)
+    return LiveView(console) if console.is_terminal else PlainProgress(console)
 
 
 def _run_with_progress(
@@ -203,7 +202,7 @@ def run(
         _print_tasks(tasks)
         return
     console = Console(highlight=False)
-    observer = _progress(console, tasks, quiet)
+    observer = _progress(console, quiet)
     result = _run_with_progress(observer, lambda: run_batch(jobs, options, observer))
     _report(console, result, apply_changes)
 
@@ -245,7 +244,7 @@ def resume(
         handle_signals=True,
     )
     console = Console(highlight=False)
-    observer = _progress(console, [], quiet)
+    observer = _progress(console, quiet)
     result = _run_with_progress(observer, lambda: resume_run(run_path, options, observer))
     _report(console, result, apply_changes)
 

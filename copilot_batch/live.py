@@ -23,26 +23,35 @@ TOTALS_EVERY_SECONDS = 30.0
 class _Progress:
     """Counts, tokens, times and each running task's latest activity."""
 
-    def __init__(self, tasks: Sequence[TaskSpec]) -> None:
-        self.total = len(tasks)
-        self.id_width = max((len(task.id) for task in tasks), default=0)
+    def __init__(self) -> None:
+        self.total = 0
+        self.kept = 0
+        self.id_width = 0
         self.started_at = time.monotonic()
         self.statuses: Counter[str] = Counter()
         self.tokens = 0
         self.running: dict[str, str] = {}
 
+    def plan(self, tasks: Sequence[TaskSpec], kept: int) -> None:
+        """The tasks this run starts, and how many it keeps from before (a resume)."""
+        self.total = len(tasks) + kept
+        self.kept = kept
+        self.id_width = max((len(task.id) for task in tasks), default=0)
+
     @property
-    def done(self) -> int:
+    def finished_here(self) -> int:
         return sum(self.statuses.values())
 
     def totals(self) -> str:
         elapsed = time.monotonic() - self.started_at
-        counts = ", ".join(f"{count} {status}" for status, count in sorted(self.statuses.items()))
+        done = self.kept + self.finished_here
+        counts = [f"{self.kept} kept"] if self.kept else []
+        counts += [f"{count} {status}" for status, count in sorted(self.statuses.items())]
         eta = ""
-        if 0 < self.done < self.total:
-            eta = f", about {elapsed / self.done * (self.total - self.done):.0f}s left"
+        if self.finished_here > 0 and done < self.total:  # from this run's pace alone
+            eta = f", about {elapsed / self.finished_here * (self.total - done):.0f}s left"
         return (
-            f"{self.done}/{self.total} done ({counts or 'none yet'}), {len(self.running)} "
+            f"{done}/{self.total} done ({', '.join(counts) or 'none yet'}), {len(self.running)} "
             f"running, {self.tokens} tokens, {elapsed:.0f}s{eta}"
         )
 
@@ -62,10 +71,17 @@ class _Progress:
 class PlainProgress:
     """One line per finished task, and a line of totals every TOTALS_EVERY_SECONDS."""
 
-    def __init__(self, console: Console, tasks: Sequence[TaskSpec]) -> None:
+    def __init__(self, console: Console) -> None:
         self._console = console
-        self._progress = _Progress(tasks)
+        self._progress = _Progress()
         self._totals_at = time.monotonic()
+
+    def run_started(self, tasks: Sequence[TaskSpec], kept: int) -> None:
+        self._progress.plan(tasks, kept)
+
+    def totals(self) -> str:
+        """Done of all, by status, running, tokens, elapsed, and an estimate of what is left."""
+        return self._progress.totals()
 
     def task_started(self, task: TaskSpec) -> None:
         self._progress.started(task)
@@ -78,7 +94,7 @@ class PlainProgress:
         self._console.print(task_line(result, self._progress.id_width), soft_wrap=True)
         if time.monotonic() - self._totals_at >= TOTALS_EVERY_SECONDS:
             self._totals_at = time.monotonic()
-            self._console.print(f"progress: {self._progress.totals()}", soft_wrap=True)
+            self._console.print(f"progress: {self.totals()}", soft_wrap=True)
 
     def __enter__(self) -> PlainProgress:
         return self
@@ -95,8 +111,8 @@ class PlainProgress:
 class LiveView(PlainProgress):
     """On a terminal: finished tasks scroll above a live panel of totals and running tasks."""
 
-    def __init__(self, console: Console, tasks: Sequence[TaskSpec]) -> None:
-        super().__init__(console, tasks)
+    def __init__(self, console: Console) -> None:
+        super().__init__(console)
         self._live = Live(console=console, get_renderable=self._render, refresh_per_second=4)
 
     def task_finished(self, result: TaskResult) -> None:
@@ -107,7 +123,7 @@ class LiveView(PlainProgress):
         running = Table.grid(padding=(0, 2))
         for task_id, activity in sorted(self._progress.running.items()):
             running.add_row(Text(task_id, style="bold"), Text(activity, style="dim"))
-        return Group(Text(self._progress.totals(), style="cyan"), running)
+        return Group(Text(self.totals(), style="cyan"), running)
 
     def __enter__(self) -> LiveView:
         self._live.start()

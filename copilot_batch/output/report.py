@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import shlex
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -51,19 +53,23 @@ def run_record(
     resumed_at: Sequence[str] = (),
     concurrency: Mapping[str, int] | None = None,
     cli_restarts: int = 0,
+    earlier_seconds: float | None = None,
+    resumed_from: datetime | None = None,
 ) -> dict[str, Any]:
     """The content of run.json. ``state`` is running, finished, interrupted, timed_out or
     failed (the run could not start its client; ``failure`` says why). ``records`` are the
-    tasks' entries (``TaskResult.to_record()``), kept ones from before a resume included."""
+    tasks' entries (``TaskResult.to_record()``), kept ones from before a resume included.
+
+    A resume, started at ``resumed_from``, adds its own wall time to ``earlier_seconds``,
+    the earlier runs' (the time between runs is not counted); while it lasts, the duration
+    is ``earlier_seconds`` alone, so a resume killed before its end loses only its own."""
     return {
         "run_id": run_id,
         "state": state,
         "failure": failure,
         "started_at": started_at.isoformat(),
         "finished_at": finished_at.isoformat() if finished_at else None,
-        "duration_seconds": (
-            round((finished_at - started_at).total_seconds(), 3) if finished_at else None
-        ),
+        "duration_seconds": _duration(resumed_from or started_at, finished_at, earlier_seconds),
         "job_files": [
             {"path": str(job.path), "name": job.name, "sha256": job.sha256, "tasks": len(job.tasks)}
             for job in jobs
@@ -76,6 +82,14 @@ def run_record(
         "totals": totals(records),
         "tasks": list(records),
     }
+
+
+def _duration(
+    started_at: datetime, finished_at: datetime | None, earlier_seconds: float | None
+) -> float | None:
+    if finished_at is None:
+        return earlier_seconds
+    return round((earlier_seconds or 0.0) + (finished_at - started_at).total_seconds(), 3)
 
 
 def first_line(text: str | None, width: int = 80) -> str:
@@ -103,10 +117,33 @@ def task_line(result: TaskResult, id_width: int = 0) -> Text:
     return line
 
 
+# How a run that did not finish ended, in the summary's colours.
+_UNFINISHED_STYLE = {"interrupted": "yellow", "timed_out": "yellow", "failed": "red"}
+# The folder that holds run folders unless --out says otherwise.
+DEFAULT_OUT = Path("runs")
+
+
+def resume_command(run_path: str) -> str:
+    """The command that goes on with the run in ``run_path``: its id, and --out unless the
+    run is in the default folder."""
+    path = Path(run_path)
+    command = f"copilot-batch resume {shlex.quote(path.name)}"
+    if path.parent != DEFAULT_OUT:
+        command += f" --out {shlex.quote(str(path.parent))}"
+    return command
+
+
 def print_summary(console: Console, record: Mapping[str, Any], run_path: str) -> None:
-    """The closing summary: counts by status, tokens, wall time and where the files are."""
+    """The closing summary: how the run ended (and, if it did not finish, how to go on),
+    counts by status, tokens, wall time and where the files are."""
     counts = record["totals"]
-    rows: list[tuple[Text | str, str]] = [("tasks", str(counts["tasks"]))]
+    state = str(record.get("state"))
+    rows: list[tuple[Text | str, str | Text]] = [
+        ("state", Text(state, style=_UNFINISHED_STYLE.get(state, "green")))
+    ]
+    if state in _UNFINISHED_STYLE:
+        rows.append(("go on with", resume_command(run_path)))
+    rows.append(("tasks", str(counts["tasks"])))
     rows += [
         (Text(str(status), style=_STATUS_STYLE[status]), str(counts[str(status)]))
         for status in TaskStatus

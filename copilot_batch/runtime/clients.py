@@ -3,6 +3,7 @@ server already running."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import math
 import os
@@ -10,14 +11,21 @@ from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import anyio
 from copilot import CopilotClient, RuntimeConnection
+from copilot.client import LogLevel
 from structlog.typing import FilteringBoundLogger
 
 from ..errors import CliConnectError, CliCrashedError, CliStartError, CopilotBatchError
+from .session_files import session_fs_config
 
 STOP_GRACE_SECONDS = 10.0
+# What the CLI processes copilot-batch starts write to their log (see CliProcess).
+CLI_LOG_LEVEL: LogLevel = "error"
+# A ping unanswered this long means a busy CLI, not a dead one.
+PING_PATIENCE_SECONDS = 30.0
 # The connection token a CLI server started with ``COPILOT_CONNECTION_TOKEN`` expects.
 CONNECTION_TOKEN_VARIABLE = "COPILOT_CONNECTION_TOKEN"
 
@@ -31,6 +39,10 @@ class CliProcess:
     second per session in flight, each time forking its whole process to run ``gh``
     (measured: 40 sessions waiting 2 s on the model took 15.8 s and 14.4 s of kernel time
     with the lookups, 6.8 s and 1.4 s without).
+
+    Each session's state stays in copilot-batch's memory (:mod:`.session_files`). The CLI
+    logs errors only: at its default level its log quotes what an MCP server printed when
+    it failed to start (its token, say), and the log is on disk before the run can mask it.
     """
 
     path: Path
@@ -75,14 +87,17 @@ def _client(cli: CliProcess | CliServer) -> CopilotClient:
         return CopilotClient(
             connection=RuntimeConnection.for_uri(cli.url, connection_token=cli.connection_token)
         )
-    cli.copilot_home.mkdir(parents=True, exist_ok=True)
+    home = cli.copilot_home.absolute()  # the session filesystem takes absolute paths only
+    home.mkdir(mode=0o700, parents=True, exist_ok=True)
     connection = RuntimeConnection.for_stdio(path=str(cli.path))
     if cli.extra_env:
         connection.env = {**os.environ, **cli.extra_env}
     return CopilotClient(
         connection=connection,
-        base_directory=str(cli.copilot_home),
+        base_directory=str(home),
         use_logged_in_user=cli.github_login,
+        session_fs=session_fs_config(home),
+        log_level=CLI_LOG_LEVEL,
     )
 
 
@@ -112,6 +127,7 @@ class SupervisedClient:
         self._stack = AsyncExitStack()
         self._attempts: dict[int, set[anyio.CancelScope]] = {}
         self._client: CopilotClient | None = None
+        self._pings: set[asyncio.Task[Any]] = set()
 
     async def __aenter__(self) -> SupervisedClient:
         await self._start()
@@ -124,6 +140,12 @@ class SupervisedClient:
     def current(self) -> CopilotClient:
         assert self._client is not None, "used before __aenter__"
         return self._client
+
+    @property
+    def copilot_home(self) -> Path | None:
+        """The state directory of its CLI process, whose sessions keep their state in
+        copilot-batch's memory (:mod:`.session_files`); None for a server."""
+        return self._cli.copilot_home.absolute() if isinstance(self._cli, CliProcess) else None
 
     async def ready(self) -> tuple[CopilotClient, int]:
         """The live client and its generation, once any restart has finished."""
@@ -145,12 +167,9 @@ class SupervisedClient:
         """Forever: ping the CLI; when it is gone, cancel its attempts and start another."""
         while True:
             await anyio.sleep(interval)
-            try:
-                with anyio.move_on_after(30):  # a busy CLI may answer slowly; that is alive
-                    await self.current.ping()
+            reason = await self._failed_ping()
+            if reason is None:
                 continue
-            except Exception as error:  # any failure to answer means the process is gone
-                reason = f"{type(error).__name__}: {error}"
             self._log.error("the Copilot CLI process is gone", reason=reason)
             self._ready = anyio.Event()
             dead = self.generation
@@ -165,6 +184,29 @@ class SupervisedClient:
             self._stack = AsyncExitStack()
             await self._start()
             self._log.warning("the Copilot CLI was started again", restarts=self.restarts)
+
+    async def _failed_ping(self) -> str | None:
+        """Why the CLI failed to answer a ping (any failure means the process is gone), or
+        None: it answered, or is busy (no answer within PING_PATIENCE_SECONDS).
+
+        Only the wait is cancelled when the run ends, never the ping: the SDK's reader
+        thread hands a reply to the event loop without checking that its request is still
+        awaited, so a ping cancelled just as its reply arrived made asyncio print an
+        ``InvalidStateError`` traceback at the end of a run that succeeded.
+        """
+        ping = asyncio.ensure_future(self.current.ping())
+        self._pings.add(ping)  # the loop keeps only a weak reference to a task
+        ping.add_done_callback(self._pinged)
+        await asyncio.wait({ping}, timeout=PING_PATIENCE_SECONDS)
+        if not ping.done() or ping.cancelled() or ping.exception() is None:
+            return None
+        error = ping.exception()
+        return f"{type(error).__name__}: {error}"
+
+    def _pinged(self, ping: asyncio.Task[Any]) -> None:
+        self._pings.discard(ping)
+        if not ping.cancelled():
+            ping.exception()  # retrieved, so a late failure is not reported as unseen
 
     async def _start(self) -> None:
         self._client = await self._stack.enter_async_context(open_client(self._cli))

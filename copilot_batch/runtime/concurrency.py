@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio
@@ -18,16 +19,26 @@ QUIET_SECONDS = 30.0
 
 class AdaptiveLimit:
     """A CapacityLimiter whose size halves on rate limiting and grows by one per quiet
-    period, between 1 and ``maximum``. Run ``raise_when_quiet`` beside the tasks."""
+    period, between 1 and ``maximum``. Run ``raise_when_quiet`` beside the tasks.
+
+    ``now`` and ``sleep`` are its clock (seconds), so a test can move time by hand."""
 
     def __init__(
-        self, maximum: int, log: FilteringBoundLogger, quiet_seconds: float = QUIET_SECONDS
+        self,
+        maximum: int,
+        log: FilteringBoundLogger,
+        quiet_seconds: float = QUIET_SECONDS,
+        *,
+        now: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
     ) -> None:
         self.limiter = anyio.CapacityLimiter(maximum)
         self.maximum = maximum
         self.lowest = maximum
         self._log = log
         self._quiet_seconds = quiet_seconds
+        self._now = now
+        self._sleep = sleep
         self._last_limited = -math.inf
         self._last_lowered = -math.inf
 
@@ -37,7 +48,7 @@ class AdaptiveLimit:
 
     def rate_limited(self) -> None:
         """The model answered 429 to some session (safe to call from event callbacks)."""
-        now = time.monotonic()
+        now = self._now()
         self._last_limited = now
         if now - self._last_lowered < LOWER_AT_MOST_EVERY_SECONDS or self.current == 1:
             return
@@ -47,11 +58,14 @@ class AdaptiveLimit:
     async def raise_when_quiet(self) -> None:
         """Forever: one more session each time a quiet period passes without a 429."""
         while True:
-            quiet_until = max(self._last_limited, self._last_lowered) + self._quiet_seconds
-            await anyio.sleep(max(quiet_until - time.monotonic(), self._quiet_seconds / 10))
-            if self.current < self.maximum and time.monotonic() >= quiet_until:
-                self._last_lowered = time.monotonic()  # the next step waits a period again
+            await self._sleep(max(self._quiet_until() - self._now(), self._quiet_seconds / 10))
+            # Asked again after the sleep: a 429 during it starts the quiet period afresh.
+            if self.current < self.maximum and self._now() >= self._quiet_until():
+                self._last_lowered = self._now()  # the next step waits a period again
                 self._set(self.current + 1, "raised after a quiet period")
+
+    def _quiet_until(self) -> float:
+        return max(self._last_limited, self._last_lowered) + self._quiet_seconds
 
     def to_record(self) -> dict[str, Any]:
         return {"maximum": self.maximum, "lowest": self.lowest, "final": self.current}

@@ -13,7 +13,7 @@ from ..errors import RunNotFoundError
 from ..output.redact import Redactor
 from ..output.run_folder import RunFolder
 from ..spec import load_jobs
-from .run_state import EarlierRun, RunObserver, RunOptions
+from .run_state import EarlierRun, RunObserver, RunOptions, wall_time_so_far
 from .runner import RunResult, execute_run, select_tasks
 from .shards import parse_shard
 
@@ -58,6 +58,7 @@ async def resume_run(
         order=[task.id for task in tasks],
         started_at=datetime.fromisoformat(run["started_at"]),
         resumed_at=(*run.get("resumed_at", []), datetime.now(UTC).isoformat()),
+        duration_seconds=wall_time_so_far(run),
     )
     folder = RunFolder(run_path, Redactor.for_run(s for task in tasks for s in task.secrets))
     options = dataclasses.replace(

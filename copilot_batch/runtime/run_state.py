@@ -4,7 +4,7 @@ tasks' results, and how its tasks end when the run stops early."""
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,20 +13,23 @@ from typing import Any, Protocol
 import anyio
 
 from ..output.records import TaskResult, TaskStatus
-from ..output.report import run_record
+from ..output.report import DEFAULT_OUT, run_record
 from ..output.run_folder import RunFolder
 from ..spec import JobSpec, TaskSpec
 from .clients import ClientPool
 from .concurrency import AdaptiveLimit
 from .shards import Shard
 
+# Sessions at once unless told: the command line's default and the Python API's.
+DEFAULT_CONCURRENCY = 8
+
 
 @dataclass(frozen=True)
 class RunOptions:
     """How to run: where results go, how many sessions at once, which tasks, which CLI."""
 
-    out_dir: Path = Path("runs")
-    concurrency: int = 4
+    out_dir: Path = DEFAULT_OUT
+    concurrency: int = DEFAULT_CONCURRENCY
     only: tuple[str, ...] = ()
     shard: Shard | None = None
     model: str | None = None
@@ -58,6 +61,9 @@ class RunOptions:
 class RunObserver(Protocol):
     """Told about progress, for the terminal. Called on the event loop; must not block."""
 
+    def run_started(self, tasks: Sequence[TaskSpec], kept: int) -> None:
+        """The run starts ``tasks``; ``kept`` more ended ok before and are kept (a resume)."""
+
     def task_started(self, task: TaskSpec) -> None: ...
 
     def task_finished(self, result: TaskResult) -> None: ...
@@ -74,7 +80,7 @@ class RunState:
     options: RunOptions
     folder: RunFolder
     environment: dict[str, Any]
-    started_at: datetime
+    started_at: datetime  # the first run's start, a resume's too
     results: dict[str, TaskResult] = field(default_factory=dict)
     specs: dict[str, TaskSpec] = field(default_factory=dict)  # as the job files expand them
     earlier: EarlierRun = field(default_factory=lambda: EarlierRun())
@@ -84,6 +90,7 @@ class RunState:
     concurrency: AdaptiveLimit | None = None
     clients: ClientPool | None = None
     failure: str | None = None
+    this_run_started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     def write_run_json(self, state: str) -> dict[str, Any]:
         finished_at = None if state == "running" else datetime.now(UTC)
@@ -105,6 +112,8 @@ class RunState:
             resumed_at=self.earlier.resumed_at,
             concurrency=self.concurrency.to_record() if self.concurrency else None,
             cli_restarts=self.clients.restarts if self.clients else 0,
+            earlier_seconds=self.earlier.duration_seconds,
+            resumed_from=self.this_run_started_at if self.earlier.resumed_at else None,
         )
         self.folder.write_json(self.folder.run_json, record)
         return record
@@ -113,13 +122,39 @@ class RunState:
 @dataclass(frozen=True)
 class EarlierRun:
     """What a resumed run keeps from before: the tasks that ended ok and are unchanged
-    (their run.json entries), every task's earlier attempts, the task order, the start."""
+    (their run.json entries), every task's earlier attempts, the task order, the start,
+    and the wall time the earlier runs took (``None`` when there were none)."""
 
     kept: dict[str, dict[str, Any]] = field(default_factory=dict)
     attempts: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     order: list[str] = field(default_factory=list)
     started_at: datetime | None = None
     resumed_at: tuple[str, ...] = ()
+    duration_seconds: float | None = None
+
+
+def wall_time_so_far(run: Mapping[str, Any]) -> float:
+    """The wall time an earlier run.json accounts for: its ``duration_seconds``. A run
+    killed before writing its end (still ``running``) holds only its earlier runs' time
+    there; its own part counts from its start to the last task end it recorded."""
+    recorded = run.get("duration_seconds")
+    total = float(recorded) if isinstance(recorded, int | float) else 0.0
+    if run.get("state") != "running":
+        return total
+    starts = [run.get("started_at"), *(run.get("resumed_at") or [])]
+    last_start = _time(starts[-1])
+    ends = [_time(task.get("finished_at")) for task in run.get("tasks") or []]
+    later = [end for end in ends if end and last_start and end > last_start]
+    if last_start is None or not later:
+        return total
+    return total + (max(later) - last_start).total_seconds()
+
+
+def _time(value: object) -> datetime | None:
+    try:
+        return datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
 
 
 def failed(result: TaskResult, status: TaskStatus, error: BaseException) -> None:

@@ -151,6 +151,8 @@ async def _execute(
         earlier=earlier,
     )
     state.write_run_json("running")
+    if observer is not None:
+        observer.run_started(tasks, len(earlier.kept))
 
     with open(folder.run_log, "a", encoding="utf-8") as log_file:
         log = open_run_logger(log_file, redactor, folder.run_id)

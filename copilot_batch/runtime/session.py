@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -24,6 +25,7 @@ from ..output.events import EventSink
 from ..output.records import TaskResult, TaskStatus, Usage
 from ..spec import TaskSpec
 from .permissions import AuditEntry, permission_handler
+from .session_files import SessionFiles
 from .structured_output import OutputProblem, output_instructions, parse_output, retry_prompt
 
 # Teardown (abort, disconnect, delete) gets this long even when the run is being cancelled.
@@ -95,15 +97,28 @@ class _SessionObserver:
 PERMISSION_EVENT = "copilot_batch.permission"
 
 
-def session_options(task: TaskSpec, on_permission: Callable[[AuditEntry], Any]) -> dict[str, Any]:
-    """Keyword arguments for ``CopilotClient.create_session`` from a task spec."""
+def session_options(
+    task: TaskSpec, on_permission: Callable[[AuditEntry], Any], copilot_home: Path | None = None
+) -> dict[str, Any]:
+    """Keyword arguments for ``CopilotClient.create_session`` from a task spec.
+
+    The CLI's cross-session store (a database of every message, which copilot-batch never
+    reads) is off. With ``copilot_home``, the state directory of a CLI process copilot-batch
+    started, the session's state stays in memory (:mod:`.session_files`).
+    """
     options: dict[str, Any] = {
         "on_permission_request": permission_handler(
             task.permissions, task.working_directory, on_permission
         ),
         "working_directory": str(task.working_directory),
         "streaming": task.streaming,
+        "enable_session_store": False,
     }
+    if copilot_home is not None:
+        home, working_directory = copilot_home, task.working_directory
+        options["create_session_fs_handler"] = lambda _session: SessionFiles(
+            working_directory, home
+        )
     optional: dict[str, Any] = {
         "model": task.model,
         "provider": dict(task.provider) if task.provider is not None else None,
@@ -148,11 +163,14 @@ async def run_task_session(
     attempt: int = 1,
     on_rate_limited: Callable[[], None] | None = None,
     on_activity: Callable[[str], None] | None = None,
+    copilot_home: Path | None = None,
 ) -> None:
     """Run one task in its own session and ``record`` its result, whatever happens.
 
     Events go to ``sink`` until the session is torn down; the caller closes the sink.
-    Cancellation (the run being interrupted) records ``cancelled`` and propagates.
+    Cancellation (the run being stopped) records ``cancelled``, leaving ``record`` to say
+    why, and propagates. ``copilot_home``: the client is a CLI process copilot-batch
+    started, with this state directory; the session's state then stays in memory.
     """
     result = TaskResult(task=task, started_at=datetime.now(UTC), attempt=attempt)
     observer = _SessionObserver(sink, on_rate_limited, on_activity)
@@ -181,7 +199,9 @@ async def run_task_session(
                     )
                 # Kept out of the task group, which would wrap it in an exception group.
                 try:
-                    session = await client.create_session(**session_options(task, on_permission))
+                    session = await client.create_session(
+                        **session_options(task, on_permission, copilot_home)
+                    )
                     result.session_id = session.session_id
                     unsubscribe = session.on(observer)
                     await observer.turn(session, task.prompt)
@@ -207,7 +227,6 @@ async def run_task_session(
             result.status = TaskStatus.OK
     except anyio.get_cancelled_exc_class():
         result.status = TaskStatus.CANCELLED
-        result.error = "the run was interrupted before the task finished"
         raise
     except TaskFailure as failure:
         _fail(result, TaskStatus.FAILED, failure)
@@ -218,7 +237,13 @@ async def run_task_session(
     finally:
         with anyio.CancelScope(shield=True):
             with anyio.move_on_after(TEARDOWN_SECONDS):
-                await _tear_down(client, session, stop_turn=not observer.finished.is_set(), log=log)
+                await _tear_down(
+                    client,
+                    session,
+                    stop_turn=not observer.finished.is_set(),
+                    delete=copilot_home is None,
+                    log=log,
+                )
             if unsubscribe is not None:
                 unsubscribe()
             result.final_message = observer.final_message
@@ -273,17 +298,19 @@ async def _tear_down(
     session: CopilotSession | None,
     *,
     stop_turn: bool,
+    delete: bool,
     log: FilteringBoundLogger,
 ) -> None:
-    """Abort a turn still running, then detach and delete the session. Failures are logged."""
+    """Abort a turn still running, then detach the session and delete its state on the
+    CLI's disk (``delete``; state kept in memory goes with the session). Failures are
+    logged."""
     if session is None:
         return
-    steps: list[tuple[str, Callable[[], Awaitable[None]]]] = [
-        ("disconnect", session.disconnect),
-        ("delete", lambda: client.delete_session(session.session_id)),
-    ]
+    steps: list[tuple[str, Callable[[], Awaitable[None]]]] = [("disconnect", session.disconnect)]
     if stop_turn:
         steps.insert(0, ("abort", session.abort))
+    if delete:
+        steps.append(("delete", lambda: client.delete_session(session.session_id)))
     for name, step in steps:
         try:
             await step()

@@ -170,6 +170,7 @@ async def run_tasks(
                     on_activity=(
                         partial(observer.task_activity, task.id) if observer is not None else None
                     ),
+                    copilot_home=member.copilot_home,
                 )
             return recorded[-1]
 

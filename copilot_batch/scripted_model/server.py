@@ -60,20 +60,24 @@ class Fault:
     """Make requests fail instead of being answered.
 
     Selects requests whose first user message (normalised) contains ``prompt_contains``,
-    or every request when it is ``None``; applies to the first ``times`` of them (``None``:
-    all). ``retry_after`` is the seconds a ``rate_limit`` fault tells the client to wait.
+    or every request when it is ``None``; lets the first ``after`` of them through (a fault
+    on a session's second turn), then applies to the next ``times`` (``None``: all).
+    ``retry_after`` is the seconds a ``rate_limit`` fault tells the client to wait.
     """
 
     kind: FaultKind
     prompt_contains: str | None = None
     times: int | None = 1
     retry_after: int = 1
+    after: int = 0
 
     def __post_init__(self) -> None:
         if self.kind not in _FAULT_KINDS:
             raise ValueError(f"unknown fault kind {self.kind!r}; one of {', '.join(_FAULT_KINDS)}")
         if self.times is not None and self.times < 1:
             raise ValueError("a fault applies at least once (times >= 1), or always (None)")
+        if self.after < 0:
+            raise ValueError("a fault lets a number of requests through first (after >= 0)")
 
 
 @dataclass(frozen=True)
@@ -184,6 +188,9 @@ class ScriptedModel:
 
     ``latency`` seconds pass before every chat reply; ``faults`` are tried in order and the
     first that selects a request (and has uses left) answers it instead of the script.
+    ``barrier`` holds every reply until that many chat requests are open at once, then
+    lets them all go (and every later one): a test of concurrency waits for the barrier
+    instead of timing the run, and a run that cannot reach it never ends.
     """
 
     def __init__(
@@ -194,17 +201,25 @@ class ScriptedModel:
         faults: Sequence[Fault] = (),
         host: str = "127.0.0.1",
         port: int = 0,
+        barrier: int | None = None,
     ) -> None:
+        if barrier is not None and barrier < 1:
+            raise ValueError("a barrier holds replies until at least one request is open")
         self.scripts = tuple(scripts)
         self.models = tuple(dict.fromkeys(m for s in self.scripts for m in s.models))
         self.latency = latency
         self.faults = tuple(faults)
         self._uses_left = [fault.times for fault in self.faults]
+        self._passes_left = [fault.after for fault in self.faults]
         self._host = host
         self._port = port
         self._records: list[RequestRecord] = []
         self._in_flight = 0
         self._peak = 0
+        self._barrier = barrier
+        self._barrier_open = asyncio.Event()
+        if barrier is None:
+            self._barrier_open.set()
         self._stopping = asyncio.Event()
         self._changed = asyncio.Event()
         self._runner: web.AppRunner | None = None
@@ -227,6 +242,11 @@ class ScriptedModel:
     def peak_in_flight(self) -> int:
         """The most chat requests that were open at one moment."""
         return self._peak
+
+    @property
+    def barrier_reached(self) -> bool:
+        """Whether ``barrier`` requests were open at once (always true without a barrier)."""
+        return self._barrier_open.is_set()
 
     async def wait_for(
         self, predicate: Callable[[list[RequestRecord]], bool]
@@ -283,9 +303,13 @@ class ScriptedModel:
         for number, fault in enumerate(self.faults):
             left = self._uses_left[number]
             selected = fault.prompt_contains is None or fault.prompt_contains in prompt
-            if selected and left != 0:
-                self._uses_left[number] = None if left is None else left - 1
-                return fault
+            if not selected or left == 0:
+                continue
+            if self._passes_left[number]:
+                self._passes_left[number] -= 1
+                continue
+            self._uses_left[number] = None if left is None else left - 1
+            return fault
         return None
 
     def _update(self, position: int, **changes: Any) -> None:
@@ -296,6 +320,8 @@ class ScriptedModel:
         self._record(position, RequestRecord(started=time.monotonic()))
         self._in_flight += 1
         self._peak = max(self._peak, self._in_flight)
+        if self._barrier is not None and self._in_flight >= self._barrier:
+            self._barrier_open.set()
         try:
             response = await self._answer(request, position)
             # Its status reaches the client if sent already, or if the connection is open.
@@ -332,6 +358,7 @@ class ScriptedModel:
         self._update(
             position, prompt=prompt, messages=len(normalised), streaming=streaming, tools=tools
         )
+        await self._barrier_open.wait()
         if self.latency:
             await asyncio.sleep(self.latency)
 

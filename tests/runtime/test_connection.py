@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 from collections.abc import Iterator
@@ -28,23 +29,17 @@ pytestmark = [pytest.mark.anyio, pytest.mark.cli]
 CONNECTION_TOKEN = "connection-token-canary-7f3e"
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture
 def cli_server(cli_path: Path, tmp_path: Path) -> Iterator[str]:
-    """The real CLI in server mode on a loopback port, requiring a connection token."""
-    port = free_port()
+    """The real CLI in server mode on a loopback port it chose (port 0: no other process
+    can take it between choosing and binding), requiring a connection token."""
     environment = {
         **os.environ,
         "COPILOT_HOME": str(tmp_path / "server-home"),
         "COPILOT_CONNECTION_TOKEN": CONNECTION_TOKEN,
     }
     server = subprocess.Popen(
-        [str(cli_path), "--headless", "--no-auto-update", "--port", str(port)],
+        [str(cli_path), "--headless", "--no-auto-update", "--port", "0"],
         env=environment,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
@@ -53,8 +48,9 @@ def cli_server(cli_path: Path, tmp_path: Path) -> Iterator[str]:
     try:
         assert server.stdout is not None
         first_line = server.stdout.readline()
-        assert f"listening on port {port}" in first_line, first_line
-        yield f"127.0.0.1:{port}"
+        listening = re.search(r"listening on port (\d+)", first_line)
+        assert listening, first_line
+        yield f"127.0.0.1:{listening[1]}"
     finally:
         server.terminate()
         server.wait(timeout=15)
@@ -107,14 +103,20 @@ async def test_a_wrong_connection_token_is_a_setup_error(
 
 
 async def test_nothing_listening_at_the_cli_url_is_a_setup_error(tmp_path: Path) -> None:
-    url = f"127.0.0.1:{free_port()}"
-    with pytest.raises(CliConnectError, match=f"cannot connect to the Copilot CLI server at {url}"):
-        await run_job(
-            tmp_path,
-            "version: 1\ntasks: [{id: hello, prompt: Say hello.}]\n",
-            replay=(SCRIPTS / "greetings.yaml",),
-            cli_url=url,
-        )
+    # A port held by a socket that does not listen: connections to it are refused, and no
+    # other process can start listening there while the test runs.
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        url = f"127.0.0.1:{held.getsockname()[1]}"
+        with pytest.raises(
+            CliConnectError, match=f"cannot connect to the Copilot CLI server at {url}"
+        ):
+            await run_job(
+                tmp_path,
+                "version: 1\ntasks: [{id: hello, prompt: Say hello.}]\n",
+                replay=(SCRIPTS / "greetings.yaml",),
+                cli_url=url,
+            )
 
 
 async def test_job_files_naming_different_servers_are_refused(tmp_path: Path) -> None:

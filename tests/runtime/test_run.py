@@ -5,9 +5,9 @@ from __future__ import annotations
 import hashlib
 import json
 import textwrap
-import time
 from pathlib import Path
 
+import anyio
 import pytest
 from run_helpers import SCRIPTS, read_events, read_json, run_at_model, run_job
 
@@ -186,30 +186,25 @@ async def test_unmatched_request_fails_the_task_with_the_models_explanation(tmp_
 
 
 async def test_tasks_run_concurrently_over_one_client(tmp_path: Path) -> None:
-    tasks, latency = 8, 3.0
+    # No reply leaves the model until all eight sessions have a request open at once: a run
+    # that did not run its tasks side by side would wait for ever (fail_after ends it).
     scripts = load_scripts([SCRIPTS / "greetings.yaml"])
-    async with ScriptedModel(scripts, latency=latency) as model:
-        started = time.monotonic()
-        result = await run_at_model(
-            tmp_path,
-            model,
-            """
-            matrix: {n: [1, 2, 3, 4, 5, 6, 7, 8]}
-            tasks:
-              - {id: "hello-{{ n }}", prompt: Say hello.}
-            """,
-            concurrency=tasks,
-        )
-        wall = time.monotonic() - started
-        peak = model.peak_in_flight
-    assert [task.status for task in result.results] == [TaskStatus.OK] * tasks
-    # Every session had its model call open at the same moment ...
-    assert peak == tasks
-    # ... so the run took far less than running them one after another.
-    print(
-        f"\nconcurrency: N={tasks} L={latency}s C={tasks} wall={wall:.1f}s (N*L={tasks * latency}s)"
-    )
-    assert wall < tasks * latency / 2
+    async with ScriptedModel(scripts, barrier=8) as model:
+        with anyio.fail_after(120):
+            result = await run_at_model(
+                tmp_path,
+                model,
+                """
+                matrix: {n: [1, 2, 3, 4, 5, 6, 7, 8]}
+                tasks:
+                  - {id: "hello-{{ n }}", prompt: Say hello.}
+                """,
+                concurrency=8,
+                clients=1,
+            )
+    assert [task.status for task in result.results] == [TaskStatus.OK] * 8
+    assert model.barrier_reached and model.peak_in_flight == 8
+    assert read_json(result.folder / "run.json")["environment"]["clients"] == 1
 
 
 def test_default_client_count_follows_concurrency_within_the_cpus() -> None:
@@ -221,25 +216,25 @@ def test_default_client_count_follows_concurrency_within_the_cpus() -> None:
 
 async def test_sessions_spread_over_a_pool_of_cli_processes(tmp_path: Path) -> None:
     scripts = load_scripts([SCRIPTS / "greetings.yaml"])
-    async with ScriptedModel(scripts, latency=1.0) as model:
-        result = await run_at_model(
-            tmp_path,
-            model,
-            """
-            matrix: {n: [1, 2, 3, 4]}
-            tasks:
-              - {id: "hello-{{ n }}", prompt: Say hello.}
-            """,
-            concurrency=4,
-            clients=2,
-        )
-        peak = model.peak_in_flight
+    async with ScriptedModel(scripts, barrier=4) as model:
+        with anyio.fail_after(120):
+            result = await run_at_model(
+                tmp_path,
+                model,
+                """
+                matrix: {n: [1, 2, 3, 4]}
+                tasks:
+                  - {id: "hello-{{ n }}", prompt: Say hello.}
+                """,
+                concurrency=4,
+                clients=2,
+            )
     assert [task.status for task in result.results] == [TaskStatus.OK] * 4
     run = read_json(result.folder / "run.json")
     assert (run["environment"]["clients"], run["options"]["clients"]) == (2, 2)
-    # Each CLI process leaves its own log; both served sessions at the same time.
+    # Each CLI process leaves its own log; between them they had the four sessions at once.
     assert len(list((result.folder / "cli-logs").glob("*.log"))) == 2
-    assert peak == 4
+    assert model.barrier_reached
     assert not list(result.folder.glob("copilot-home*"))
 
 

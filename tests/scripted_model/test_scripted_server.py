@@ -338,17 +338,46 @@ async def test_client_leaving_a_hanging_request_is_recorded(
     assert (record.status, record.error) == (None, "the client disconnected")
 
 
-async def test_latency_delays_every_reply_and_requests_overlap(
-    scripts: Any, http: aiohttp.ClientSession
-) -> None:
+async def test_latency_delays_every_reply(scripts: Any, http: aiohttp.ClientSession) -> None:
     async with ScriptedModel(scripts, latency=0.3) as model:
         async with anyio.create_task_group() as tasks:
             for _ in range(4):
                 tasks.start_soon(post, http, model, chat("Say hello."))
         records = model.requests
-    assert model.peak_in_flight == 4
     assert all(r.ended is not None and r.ended - r.started >= 0.3 for r in records)
     assert [r.status for r in records] == [200] * 4
+
+
+async def test_a_barrier_holds_replies_until_enough_requests_are_open(
+    scripts: Any, http: aiohttp.ClientSession
+) -> None:
+    async with ScriptedModel(scripts, barrier=3) as model:
+        with anyio.fail_after(30):
+            async with anyio.create_task_group() as tasks:
+                for _ in range(2):
+                    tasks.start_soon(post, http, model, chat("Say hello."))
+                # Two requests have arrived and been read; neither is answered.
+                held = await model.wait_for(
+                    lambda records: len(records) == 2 and all(r.prompt for r in records)
+                )
+                assert [r.ended for r in held] == [None, None]
+                assert not model.barrier_reached
+                tasks.start_soon(post, http, model, chat("Say hello."))
+            # The third released all three; later requests pass at once.
+            status, _reply = await post(http, model, chat("Say hello."))
+            assert status == 200
+        assert model.barrier_reached
+        assert model.peak_in_flight == 3
+        assert [r.status for r in model.requests] == [200] * 4
+
+
+async def test_a_fault_can_let_requests_through_first(
+    scripts: Any, http: aiohttp.ClientSession
+) -> None:
+    fault = Fault("server_error", prompt_contains="hello", after=1, times=1)
+    async with ScriptedModel(scripts, faults=[fault]) as model:
+        statuses = [(await post(http, model, chat("Say hello.")))[0] for _ in range(3)]
+    assert statuses == [200, 500, 200]
 
 
 async def test_serve_forever_prints_the_base_url_and_serves(
@@ -367,8 +396,15 @@ async def test_serve_forever_prints_the_base_url_and_serves(
     assert url.startswith("http://127.0.0.1:") and url.endswith("/v1")
 
 
-def test_fault_rejects_unknown_kinds_and_zero_times() -> None:
+def test_fault_rejects_unknown_kinds_and_bad_counts() -> None:
     with pytest.raises(ValueError, match="unknown fault kind 'explode'"):
         Fault("explode")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="times >= 1"):
         Fault("hang", times=0)
+    with pytest.raises(ValueError, match="after >= 0"):
+        Fault("hang", after=-1)
+
+
+def test_a_barrier_needs_one_request_at_least(scripts: Any) -> None:
+    with pytest.raises(ValueError, match="at least one request"):
+        ScriptedModel(scripts, barrier=0)

@@ -1,0 +1,43 @@
+"""The closing summary names how the run ended and, if it did not finish, how to go on."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import pytest
+from rich.console import Console
+
+from copilot_batch.output.report import print_summary, totals
+
+
+def summary(state: str, run_path: str) -> str:
+    record: dict[str, Any] = {
+        "state": state,
+        "totals": totals([]),
+        "duration_seconds": 12.0,
+        "tasks": [],
+    }
+    output = io.StringIO()
+    print_summary(Console(file=output, width=200), record, run_path)
+    return output.getvalue()
+
+
+def test_a_finished_run_says_so_and_nothing_more() -> None:
+    text = summary("finished", "runs/20261123-223656-cb50")
+    assert text.splitlines()[0] == "state       finished"
+    assert "resume" not in text
+
+
+@pytest.mark.parametrize("state", ["interrupted", "timed_out", "failed"])
+def test_a_run_that_did_not_finish_names_the_resume_command(state: str) -> None:
+    lines = summary(state, "runs/20261123-223656-cb50").splitlines()
+    assert lines[:2] == [
+        f"state       {state}",
+        "go on with  copilot-batch resume 20261123-223656-cb50",
+    ]
+
+
+def test_the_resume_command_names_a_folder_other_than_the_default() -> None:
+    text = summary("interrupted", "/tmp/nightly runs/r1")
+    assert "go on with  copilot-batch resume r1 --out '/tmp/nightly runs'" in text
