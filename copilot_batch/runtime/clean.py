@@ -104,8 +104,11 @@ async def find_leftovers(run_path: Path) -> list[Leftover]:
 
 
 def leftover_folders(run_path: Path) -> list[Path]:
-    """The folders of a run that only a run in progress needs, when they hold anything."""
-    return [folder for folder in (run_path / "workspaces",) if _holds_anything(folder)]
+    """The folders of a run that only a run in progress needs, when they hold anything:
+    its workspaces, and the CLI state directories a killed run left. Those go whole: clean
+    does not know the job files' secrets to mask the CLI's log with, as resume does."""
+    candidates = [run_path / "workspaces", *sorted(run_path.glob("copilot-home*"))]
+    return [folder for folder in candidates if _holds_anything(folder)]
 
 
 def _holds_anything(folder: Path) -> bool:

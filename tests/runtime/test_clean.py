@@ -183,6 +183,9 @@ def test_without_run_clean_takes_the_runs_under_out_older_than_asked(tmp_path: P
     for name in ("old", "new"):
         killed_run(runs / name)
         (runs / name / "workspaces" / "t").mkdir(parents=True)
+    # What a killed run leaves of the CLI's state: its settings and log.
+    (runs / "new" / "copilot-home" / "logs").mkdir(parents=True)
+    (runs / "new" / "copilot-home" / "logs" / "process-1.log").write_text("error\n")
     eight_days_ago = time.time() - 8 * 24 * 3600
     os.utime(runs / "old" / "run.json", (eight_days_ago, eight_days_ago))
     (runs / "not-a-run").mkdir()
@@ -191,8 +194,9 @@ def test_without_run_clean_takes_the_runs_under_out_older_than_asked(tmp_path: P
     code, output = clean("--out", str(runs), "--older-than", "7d", "--dry-run")
     assert (code, output) == (0, f"{old}: would remove folder {old}/workspaces\n")
     code, output = clean("--out", str(runs))
-    assert code == 0 and output.count(": removed folder ") == 2
+    assert code == 0 and output.count(": removed folder ") == 3
     assert not (runs / "old" / "workspaces").exists() and not (runs / "new" / "workspaces").exists()
+    assert not (runs / "new" / "copilot-home").exists()
     assert clean("--out", str(tmp_path / "none")) == (
         0,
         f"no runs to clean in {tmp_path / 'none'}\n",
