@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from copilot_batch.spec import job_schema
 
 ENVIRONMENT = {"FUZZ_KEY": "fuzz-secret-value-123", "FUZZ_URL": "http://127.0.0.1:9/v1"}
-LIMIT_BYTES = 1024 * 1024  # a side file bigger than any job file should be
+LIMIT_BYTES = 1024 * 1024  # the limit on files a job file reads; "big" files are twice it
 
 
 @dataclass(frozen=True)

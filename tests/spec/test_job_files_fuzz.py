@@ -31,7 +31,7 @@ from copilot_batch import JobFilesInvalid, load_jobs
 from copilot_batch.cli import main
 
 EXAMPLES = int(os.environ.get("COPILOT_BATCH_FUZZ_EXAMPLES", "150"))
-DEADLINE_SECONDS = 60.0  # per example, generous: the slowest valid input takes about 2 s
+DEADLINE_SECONDS = 60.0  # per example: loading a 1 MiB job file, the largest, takes seconds
 ADDRESS_SPACE_BYTES = 2 * 1024**3  # more than the child had at its start
 MEMORY_GROWTH_BYTES = 512 * 1024**2  # a peak above the start counted as a blow-up
 TASK_ID = re.compile(r"[A-Za-z0-9._-]{1,200}")
@@ -52,6 +52,7 @@ def arena(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_arena(tmp_path_factory.mktemp("arena"))
 
 
+@pytest.mark.timeout(300 + EXAMPLES)  # about 0.1 s an example; more on a busy machine
 @settings(
     max_examples=EXAMPLES,
     deadline=None,
