@@ -4,19 +4,23 @@ An entry names ``package.module:attribute``. The attribute is a tool made with
 ``copilot.define_tool``, a list of them, or a *factory*: a function returning either,
 called with the entry's ``with`` options and, if it has a parameter of that name,
 ``working_directory`` (the task's, absolute). A factory raises ``ValueError`` for bad
-options; the message is reported at the entry in the job file.
+options; the message is reported at the entry in the job file. Whatever else a module or a
+factory raises (``SystemExit`` too; only ``KeyboardInterrupt`` passes) is reported there.
 """
 
 from __future__ import annotations
 
 import importlib
 import inspect
+import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from copilot import Tool
+
+from .located_yaml import shown
 
 
 class ToolImportError(ValueError):
@@ -30,15 +34,24 @@ def import_attribute(import_path: str, job_folder: Path) -> Any:
     sys.path.insert(0, str(job_folder))
     try:
         module = importlib.import_module(module_name)
-    except Exception as exc:
-        raise ToolImportError(
-            f"cannot import module {module_name!r}: {type(exc).__name__}: {exc}"
-        ) from None
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # a module may raise anything at import, SystemExit too
+        raise ToolImportError(f"cannot import module {shown(module_name)}: {_named(exc)}") from None
     finally:
         sys.path.remove(str(job_folder))
-    if not hasattr(module, attribute):
-        raise ToolImportError(f"module {module_name!r} has no attribute {attribute!r}")
-    return getattr(module, attribute)
+    try:
+        return getattr(module, attribute)
+    except AttributeError:
+        raise ToolImportError(
+            f"module {shown(module_name)} has no attribute {shown(attribute)}"
+        ) from None
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # a module's __getattr__ may raise anything
+        raise ToolImportError(
+            f"module {shown(module_name)}: {shown(attribute)}: {_named(exc)}"
+        ) from None
 
 
 def _forget_if_shadowed(module_name: str, job_folder: Path) -> None:
@@ -48,7 +61,8 @@ def _forget_if_shadowed(module_name: str, job_folder: Path) -> None:
     """
     top = module_name.split(".", 1)[0]
     here = [job_folder / top / "__init__.py", job_folder / f"{top}.py"]
-    local = next((path.resolve() for path in here if path.is_file()), None)
+    # os.path.isfile, not Path.is_file: a name too long for the file system is just absent.
+    local = next((path.resolve() for path in here if os.path.isfile(path)), None)
     cached = sys.modules.get(top)
     if local is None or cached is None:
         return
@@ -87,15 +101,23 @@ def tools_from(
         if options is None:
             raise ToolImportError(
                 f"{import_path!r} is neither a tool made with copilot.define_tool nor a tool "
-                f"factory: calling it raised {type(exc).__name__}: {exc}"
+                f"factory: calling it raised {_named(exc)}"
             ) from None
-        raise ToolImportError(f"tool factory {import_path!r}: {exc}") from None
+        raise ToolImportError(f"tool factory {import_path!r}: {str(exc)[:300]}") from None
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # a factory may raise anything, SystemExit too
+        raise ToolImportError(f"tool factory {import_path!r} raised {_named(exc)}") from None
     if not _is_tools(made):
         raise ToolImportError(
             f"tool factory {import_path!r} returned {type(made).__name__}, "
             "not a tool made with copilot.define_tool"
         )
     return _as_tuple(made)
+
+
+def _named(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {str(exc)[:300]}"
 
 
 def _is_tools(value: Any) -> bool:

@@ -4,28 +4,30 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import jinja2
 from copilot import Tool
-from jinja2.sandbox import SandboxedEnvironment
 
 from ..errors import JobFileError
+from . import files
 from .custom_tools import ToolImportError, import_attribute, tools_from
 from .durations import parse_duration
-from .located_yaml import LocatedDocument
-from .matrix import matrix_combinations
+from .located_yaml import LocatedDocument, shown
+from .matrix import Matrix, read_matrix
 from .model import (
+    DEFAULT_MAX_TASKS,
     DEFAULT_RETRY_INITIAL,
     DEFAULT_RETRY_MAX,
     DEFAULT_TIMEOUT_SECONDS,
+    MAX_TASKS_LIMIT,
     CustomToolRef,
     JobSpec,
     TaskSpec,
 )
 from .options import (
+    cli_url_option,
     mcp_servers_option,
     output_schema_option,
     permission_policy,
@@ -35,12 +37,12 @@ from .options import (
     workspace_option,
 )
 from .problems import Problems, Where
+from .templates import Templates
 from .workspace_exclude import workspace_exclude_option
 
 TASK_ID_PATTERN = re.compile(r"[A-Za-z0-9._-]+")
-_TEMPLATES = SandboxedEnvironment(
-    undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False
-)
+# A task id names its folder and its workspaces (<id>-attempt-N): they must fit in 255 bytes.
+MAX_TASK_ID_LENGTH = 200
 
 
 def expand_job(
@@ -49,18 +51,21 @@ def expand_job(
     """Expand a document that passed the schema. Returns the job and every problem found."""
     data: dict[str, Any] = document.data
     expander = _JobExpander(document, path, environ)
-    tasks = [
-        task
-        for index, raw_task in enumerate(data["tasks"])
-        for task in expander.expand_task(index, raw_task)
-    ]
+    matrices = [expander.matrix_of(index, raw_task) for index, raw_task in enumerate(data["tasks"])]
+    tasks: list[TaskSpec] = []
+    if expander.fits(matrices, data.get("max_tasks")):
+        tasks = [
+            task
+            for index, (raw_task, matrix) in enumerate(zip(data["tasks"], matrices, strict=True))
+            for task in expander.expand_task(index, raw_task, matrix)
+        ]
     job = JobSpec(
         name=expander.job_name,
         path=path,
         sha256=sha256,
         description=data.get("description"),
         tasks=tuple(tasks),
-        cli_url=data.get("cli_url"),
+        cli_url=cli_url_option(data.get("cli_url"), ("cli_url",), expander.problems),
     )
     return job, list(expander.problems.found.values())
 
@@ -72,15 +77,47 @@ class _JobExpander:
         self.problems = Problems(document, path)
         self.job_name: str = document.data.get("name", path.stem)
         self.defaults: dict[str, Any] = document.data.get("defaults", {})
-        self.combinations = matrix_combinations(
+        self.job_matrix = read_matrix(
             document.data.get("matrix", {}), ("matrix",), path.parent, self.problems
         )
+        self.combinations: dict[int, list[dict[str, Any]]] = {}
         self.imported: dict[str, Any] = {}
         self.made_tools: dict[tuple[str, str, Path], tuple[Tool, ...]] = {}
-        self.compiled: dict[str, jinja2.Template | None] = {}
+        self.templates = Templates()
 
-    def expand_task(self, index: int, raw_task: dict[str, Any]) -> Iterator[TaskSpec]:
-        """One task entry × every matrix combination."""
+    def matrix_of(self, index: int, raw_task: dict[str, Any]) -> Matrix:
+        """The task entry's own matrix, else the job's."""
+        if "matrix" not in raw_task:
+            return self.job_matrix
+        where = ("tasks", index, "matrix")
+        return read_matrix(raw_task["matrix"], where, self.path.parent, self.problems)
+
+    def fits(self, matrices: Sequence[Matrix], max_tasks: int | None) -> bool:
+        """Whether the task entries × their matrices stay within max_tasks; reported if not.
+
+        Counted before any combination is made, so a matrix of millions costs nothing."""
+        limit = max_tasks or DEFAULT_MAX_TASKS
+        total = sum(matrix.size for matrix in matrices)
+        if total <= limit:
+            return True
+        largest = max(matrices, key=lambda matrix: matrix.size)
+        where: Where = ("tasks",)
+        detail = ""
+        if largest.size > 1:
+            where, detail = largest.where, f"; this matrix makes {largest.size:,} combinations"
+        set_by = "set by max_tasks" if max_tasks else "by default"
+        self.problems.add(
+            where,
+            f"the job file would expand to {total:,} tasks, more than the limit of {limit:,} "
+            f"({set_by}){detail}. To allow more, set max_tasks at the top of the job file "
+            f"(at most {MAX_TASKS_LIMIT:,})",
+        )
+        return False
+
+    def expand_task(
+        self, index: int, raw_task: dict[str, Any], matrix: Matrix
+    ) -> Iterator[TaskSpec]:
+        """One task entry × every combination of its matrix."""
         task_path: Where = ("tasks", index)
 
         def origin(key: str) -> Where:
@@ -123,36 +160,31 @@ class _JobExpander:
         }
         if "prompt_file" in raw_task:
             where = (*task_path, "prompt_file")
-            prompt = _read_prompt_file(self.path.parent / raw_task["prompt_file"], where, problems)
-            if prompt is None:
+            prompt_file = self.path.parent / raw_task["prompt_file"]
+            try:
+                templates["prompt"] = (files.read_text(prompt_file), where)
+            except ValueError as reason:
+                problems.add(where, f"prompt file {prompt_file} {reason}")
                 return
-            templates["prompt"] = (prompt, where)
         system_message = options.get("system_message")
         if system_message is not None:
             templates["system_message"] = (
                 system_message["content"],
                 (*origin("system_message"), "content"),
             )
-        if any(self._compile(source, where) is None for source, where in templates.values()):
+        if not self._compiles(templates.values()):
             return
 
-        combinations = (
-            matrix_combinations(
-                raw_task["matrix"], (*task_path, "matrix"), self.path.parent, problems
-            )
-            if "matrix" in raw_task
-            else self.combinations
-        )
-        for values in combinations:
+        if id(matrix) not in self.combinations:
+            self.combinations[id(matrix)] = matrix.combinations(problems)
+        for values in self.combinations[id(matrix)]:
             texts = {key: self._render(*template, values) for key, template in templates.items()}
             if any(text is None for text in texts.values()):
                 continue
             task_id = str(texts["id"])
-            if not TASK_ID_PATTERN.fullmatch(task_id) or task_id in (".", ".."):
-                problems.add(
-                    (*task_path, "id"),
-                    f"task id {task_id!r} may only hold letters, digits, '.', '_' and '-'",
-                )
+            id_problem = _task_id_problem(task_id)
+            if id_problem is not None:
+                problems.add((*task_path, "id"), id_problem)
                 continue
             working_directory = _working_directory(
                 str(texts.get("working_directory") or "."),
@@ -160,6 +192,8 @@ class _JobExpander:
                 origin("working_directory"),
                 problems,
             )
+            if working_directory is None:
+                continue
             custom_tools = self._custom_tools(
                 tools.get("custom", []), (*origin("tools"), "custom"), values, working_directory
             )
@@ -246,29 +280,22 @@ class _JobExpander:
             refs.append(CustomToolRef(import_path, options, self.made_tools[key]))
         return tuple(refs)
 
-    def _compile(self, source: str, where: Where) -> jinja2.Template | None:
-        if source not in self.compiled:
-            try:
-                self.compiled[source] = _TEMPLATES.from_string(source)
-            except jinja2.TemplateSyntaxError as exc:
-                self.compiled[source] = None
-                self.problems.add(
-                    where, f"template syntax error on template line {exc.lineno}: {exc.message}"
-                )
-        return self.compiled[source]
+    def _compiles(self, templates: Iterable[tuple[str, Where]]) -> bool:
+        """Whether every template compiles; each one that does not is reported."""
+        compiles = True
+        for source, where in templates:
+            problem = self.templates.problem(source)
+            if problem is not None:
+                self.problems.add(where, problem)
+                compiles = False
+        return compiles
 
     def _render(self, source: str, where: Where, values: Mapping[str, Any]) -> str | None:
-        template = self._compile(source, where)
-        if template is None:
-            return None
         try:
-            return template.render(values)
-        except jinja2.UndefinedError as exc:
-            known = ", ".join(values) if values else "none; the job has no matrix"
-            self.problems.add(where, f"template error: {exc.message} (variables: {known})")
-        except Exception as exc:
-            self.problems.add(where, f"template error: {type(exc).__name__}: {exc}")
-        return None
+            return self.templates.render(source, values)
+        except ValueError as problem:
+            self.problems.add(where, str(problem))
+            return None
 
     def _render_data(self, data: Any, where: Where, values: Mapping[str, Any]) -> Any:
         """``data`` with every string rendered as a template; ``None`` if one failed."""
@@ -290,12 +317,15 @@ class _JobExpander:
         return None if failed else rendered
 
 
-def _read_prompt_file(path: Path, where: Where, problems: Problems) -> str | None:
-    try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        problems.add(where, f"cannot read prompt file {path}: {getattr(exc, 'strerror', exc)}")
-        return None
+def _task_id_problem(task_id: str) -> str | None:
+    if not TASK_ID_PATTERN.fullmatch(task_id) or task_id in (".", ".."):
+        return f"task id {shown(task_id)} may only hold letters, digits, '.', '_' and '-'"
+    if len(task_id) > MAX_TASK_ID_LENGTH:
+        return (
+            f"task id {shown(task_id)} is {len(task_id):,} characters long; it names the "
+            f"task's folder, so at most {MAX_TASK_ID_LENGTH}"
+        )
+    return None
 
 
 def _duration(value: str | float | None, where: Where, problems: Problems) -> float | None:
@@ -309,8 +339,12 @@ def _duration(value: str | float | None, where: Where, problems: Problems) -> fl
         return None
 
 
-def _working_directory(rendered: str, job_path: Path, where: Where, problems: Problems) -> Path:
-    directory = (job_path.parent / rendered).resolve()
-    if not directory.is_dir():
-        problems.add(where, f"working directory {rendered!r} ({directory}) is not a directory")
-    return directory
+def _working_directory(
+    rendered: str, job_path: Path, where: Where, problems: Problems
+) -> Path | None:
+    directory = job_path.parent / rendered
+    try:
+        return files.directory(directory)
+    except ValueError as reason:
+        problems.add(where, f"working directory {shown(rendered)} ({directory}) {reason}")
+        return None

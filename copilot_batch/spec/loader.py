@@ -14,14 +14,15 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
-import yaml
 from jsonschema.exceptions import ValidationError, best_match, relevance
 
 from ..errors import JobFileError, JobFilesInvalid, NoJobFilesError
+from . import files
 from .durations import parse_duration
 from .expand import expand_job
-from .located_yaml import LocatedDocument, json_path, parse_located_yaml
+from .located_yaml import LocatedDocument, json_path, read_yaml, shown
 from .model import JobSpec, SourcePosition
+from .problems import clipped
 
 _SCHEMA_TYPE_NAMES = {
     "object": "an object",
@@ -89,37 +90,23 @@ def load_jobs(
 
 def _load_job(path: Path, environ: Mapping[str, str]) -> tuple[JobSpec | None, list[JobFileError]]:
     try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        return None, [JobFileError(path, 1, 1, None, f"cannot read the job file: {exc.strerror}")]
-    try:
-        text = raw.decode("utf-8")
-        document = parse_located_yaml(text)
-    except UnicodeDecodeError as exc:
-        return None, [JobFileError(path, 1, 1, None, f"not UTF-8 text: {exc.reason}")]
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        problem = exc.problem or exc.context or "invalid YAML"
-        return None, [JobFileError(path, line, column, None, f"YAML syntax error: {problem}")]
-
+        text = files.read_text(path)
+    except ValueError as reason:
+        return None, [JobFileError(path, 1, 1, None, f"the job file {reason}")]
+    document = read_yaml(text)
     errors = [
-        JobFileError(
-            path,
-            duplicate.position.line,
-            duplicate.position.column,
-            None,
-            f"duplicate key {duplicate.key!r} (first at line {duplicate.first.line})",
-        )
-        for duplicate in document.duplicate_keys
+        JobFileError(path, problem.position.line, problem.position.column, None, problem.message)
+        for problem in document.problems
     ]
+    if document.fatal:
+        return None, errors
     if document.data is None:
         return None, [*errors, JobFileError(path, 1, 1, "$", "the job file is empty")]
     errors.extend(_schema_errors(document, path))
     if errors:
         return None, errors
-    job, expansion_errors = expand_job(document, path, hashlib.sha256(raw).hexdigest(), environ)
-    return job, expansion_errors
+    sha256 = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return expand_job(document, path, sha256, environ)
 
 
 def _schema_errors(document: LocatedDocument, path: Path) -> list[JobFileError]:
@@ -139,7 +126,8 @@ def _describe(error: ValidationError, document: LocatedDocument, path: Path) -> 
 
     def at(message: str, segments: list[Any] = where, *, of_key: bool = False) -> JobFileError:
         position = document.position(segments, of_key=of_key)
-        return JobFileError(path, position.line, position.column, json_path(segments), message)
+        rendered = json_path(segments)
+        return JobFileError(path, position.line, position.column, rendered, clipped(message))
 
     if error.validator == "additionalProperties":
         known = list(schema.get("properties", {}))
@@ -152,14 +140,15 @@ def _describe(error: ValidationError, document: LocatedDocument, path: Path) -> 
         ]
         actual = _JSON_TYPE_NAMES.get(type(instance), type(instance).__name__)
         return [at(f"must be {' or '.join(names)}, not {actual}")]
-    if where and where[-1] in ("timeout", "idle_timeout", "initial", "max"):
+    duration = where[-1:] in (["timeout"], ["idle_timeout"]) or where[-2:-1] == ["retry_backoff"]
+    if error.validator == "oneOf" and duration:
         try:
             parse_duration(instance)
-        except (TypeError, ValueError) as exc:
+        except ValueError as exc:
             return [at(str(exc))]
     if error.validator == "oneOf" and where[-1:] == ["permissions"] and isinstance(instance, str):
         policy = "approve-all, deny-all or a policy with default and rules"
-        return [at(f"must be {policy}, not {instance!r}")]
+        return [at(f"must be {policy}, not {shown(instance)}")]
     if error.validator == "oneOf" and not error.context and where[-2:-1] == ["tasks"]:
         return [at("give prompt or prompt_file, not both")]  # valid under both branches
     if error.validator in ("oneOf", "anyOf"):
@@ -181,11 +170,11 @@ def _describe(error: ValidationError, document: LocatedDocument, path: Path) -> 
             closest = min(fitting, key=lambda errors: len(errors))
             return _describe(best_match(closest), document, path)
         if "description" in schema:
-            return [at(f"invalid value {instance!r}: {schema['description']}")]
+            return [at(f"invalid value {shown(instance)}: {schema['description']}")]
     if error.validator == "const" and where == ["version"]:
-        return [at(f"unsupported version {instance!r}: this copilot-batch reads version 1")]
+        return [at(f"unsupported version {shown(instance)}: this copilot-batch reads version 1")]
     if error.validator == "enum":
-        return [at(f"must be one of {', '.join(map(str, expected))}, not {instance!r}")]
+        return [at(f"must be one of {', '.join(map(str, expected))}, not {shown(instance)}")]
     if error.validator == "minItems" and expected == 1:
         return [at("must not be empty")]
     return [at(error.message)]
@@ -194,7 +183,7 @@ def _describe(error: ValidationError, document: LocatedDocument, path: Path) -> 
 def _unknown_key(key: str, known: list[str]) -> str:
     close = difflib.get_close_matches(str(key), known, n=1, cutoff=0.7)
     hint = f" (did you mean {close[0]!r}?)" if close else f" (known keys: {', '.join(known)})"
-    return f"unknown key {key!r}{hint}"
+    return f"unknown key {shown(key)}{hint}"
 
 
 def _duplicate_task_ids(jobs: Sequence[JobSpec]) -> list[JobFileError]:

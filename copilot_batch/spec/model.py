@@ -18,6 +18,8 @@ WorkspaceMode = Literal["shared", "copy", "git-worktree"]
 
 DEFAULT_TIMEOUT_SECONDS = 30 * 60.0
 DEFAULT_RETRY_INITIAL, DEFAULT_RETRY_MAX = 2.0, 60.0
+# How many tasks one job file may expand to; max_tasks may raise it up to MAX_TASKS_LIMIT.
+DEFAULT_MAX_TASKS, MAX_TASKS_LIMIT = 10_000, 100_000
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ the value the runtime needs. Values read from ``${VAR}`` come from the environme
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import re
 import subprocess
 from collections.abc import Iterable, Mapping, Sequence
@@ -14,8 +15,9 @@ from pathlib import Path
 from typing import Any, cast
 
 import jsonschema
-import yaml
 
+from . import files
+from .located_yaml import shown
 from .model import PermissionAction, PermissionPolicy, PermissionRule, WorkspaceMode
 from .problems import Problems, Where
 from .skills import SkillError, discover_skills
@@ -44,6 +46,34 @@ RULE_FIELDS = {
 }
 _PATTERN_FIELDS = ("paths", "commands", "hosts", "tools", "servers")
 _ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_HOST_NAME = re.compile(r"[A-Za-z0-9._-]*")
+
+
+def cli_url_option(url: str | None, where: Where, problems: Problems) -> str | None:
+    """A Copilot CLI server address the SDK can connect to: PORT, HOST:PORT or a URL of them."""
+    if url is not None and not cli_url_is_valid(url):
+        problems.add(
+            where,
+            f"cli_url {shown(url)} is not PORT, HOST:PORT, [IPv6]:PORT or http(s):// and one "
+            "of them (a port from 1 to 65535)",
+        )
+    return url
+
+
+def cli_url_is_valid(url: str) -> bool:
+    """Whether the SDK's CopilotClient accepts ``url`` (it names no path, only a port)."""
+    address = re.sub(r"^https?://", "", url)
+    host, colon, port = address.rpartition(":")
+    if not colon:
+        host, port = "", address
+    elif host.startswith("[") and host.endswith("]"):
+        try:
+            ipaddress.IPv6Address(host[1:-1])
+        except ValueError:
+            return False
+    elif not _HOST_NAME.fullmatch(host):
+        return False
+    return port.isascii() and port.isdigit() and 0 < int(port) <= 65535
 
 
 def from_environment(
@@ -126,9 +156,11 @@ def mcp_servers_option(
             if key in server:
                 server[key] = _secret_map(server[key], secrets)
         if "working_directory" in server:
-            directory = (job_folder / server["working_directory"]).resolve()
-            if not directory.is_dir():
-                problems.add((*where, name, "working_directory"), f"{directory} is not a directory")
+            directory = job_folder / server["working_directory"]
+            try:
+                directory = files.directory(directory)
+            except ValueError as reason:
+                problems.add((*where, name, "working_directory"), f"{directory} {reason}")
             server["working_directory"] = str(directory)
     return servers
 
@@ -174,11 +206,14 @@ def skills_option(
         return (), ()
     directories: list[Path] = []
     for index, entry in enumerate(raw.get("directories", [])):
-        directory = (job_folder / entry).resolve()
+        directory = job_folder / entry
         try:
+            directory = files.directory(directory)
             discover_skills(directory)
         except SkillError as exc:
             problems.add((*where, "directories", index), str(exc))
+        except ValueError as reason:
+            problems.add((*where, "directories", index), f"skills directory {directory} {reason}")
         directories.append(directory)
     return tuple(directories), tuple(raw.get("disabled", []))
 
@@ -193,12 +228,9 @@ def output_schema_option(
     if isinstance(raw, str):
         path = job_folder / raw
         try:
-            schema = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError) as exc:
-            problems.add(where, f"cannot read output schema {path}: {exc}")
-            return None
-        except yaml.YAMLError as exc:
-            problems.add(where, f"output schema {path} is not JSON or YAML: {exc}")
+            schema = files.read_data(path).data
+        except ValueError as reason:
+            problems.add(where, f"output schema {path} {reason}")
             return None
     if not isinstance(schema, dict):
         problems.add(where, "an output schema must be a JSON Schema object")
@@ -206,8 +238,8 @@ def output_schema_option(
     try:
         jsonschema.Draft202012Validator.check_schema(schema)
     except jsonschema.SchemaError as exc:
-        at = "".join(f"[{part!r}]" for part in exc.absolute_path)
-        problems.add(where, f"not a valid JSON Schema: {exc.message} (at schema{at})")
+        at = "".join(f"[{shown(part, 40)}]" for part in exc.absolute_path)
+        problems.add(where, f"not a valid JSON Schema: {exc.message[:200]} (at schema{at})")
         return None
     return cast(dict[str, Any], schema)
 

@@ -10,6 +10,12 @@ from .located_yaml import JsonPathSegment, LocatedDocument, json_path
 from .model import SourcePosition
 
 Where = tuple[JsonPathSegment, ...]
+MAX_MESSAGE = 500  # characters: a message quotes values, and values can be huge
+
+
+def clipped(message: str) -> str:
+    """``message``, cut to MAX_MESSAGE characters."""
+    return message if len(message) <= MAX_MESSAGE else message[: MAX_MESSAGE - 1] + "…"
 
 
 class Problems:
@@ -23,6 +29,7 @@ class Problems:
     def add(self, where: Sequence[JsonPathSegment], message: str, *, of_key: bool = False) -> None:
         position = self.document.position(where, of_key=of_key)
         rendered_path = json_path(where)
+        message = clipped(message)
         key = (position.line, position.column, rendered_path, message)
         self.found.setdefault(
             key, JobFileError(self.path, position.line, position.column, rendered_path, message)

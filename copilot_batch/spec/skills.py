@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
+from . import files
+from .located_yaml import read_yaml
 
 SKILL_FILE = "SKILL.md"
 
@@ -35,9 +37,13 @@ def discover_skills(directory: Path) -> list[Skill]:
         raise SkillError(
             f"{directory} is a skill folder; list the folder that holds it ({directory.parent})"
         )
+    try:
+        entries = sorted(directory.iterdir())
+    except OSError as exc:
+        raise SkillError(f"cannot list skills directory {directory}: {exc.strerror}") from None
     skills = [
         read_skill(folder)
-        for folder in sorted(directory.iterdir())
+        for folder in entries
         if folder.is_dir() and not folder.name.startswith(".")
     ]
     if not skills:
@@ -48,19 +54,23 @@ def discover_skills(directory: Path) -> list[Skill]:
 def read_skill(folder: Path) -> Skill:
     """The skill in ``folder``, from the front matter of its SKILL.md."""
     skill_file = folder / SKILL_FILE
+    if not os.path.lexists(skill_file):
+        raise SkillError(f"skill folder {folder} has no {SKILL_FILE}")
     try:
-        text = skill_file.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SkillError(f"skill folder {folder} has no {SKILL_FILE}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SkillError(f"cannot read {skill_file}: {exc}") from None
+        text = files.read_text(skill_file)
+    except ValueError as reason:
+        raise SkillError(f"{skill_file} {reason}") from None
     front_matter = _front_matter(text)
     if front_matter is None:
         raise SkillError(f"{skill_file} does not start with YAML front matter (---)")
-    try:
-        fields = yaml.safe_load(front_matter)
-    except yaml.YAMLError as exc:
-        raise SkillError(f"{skill_file}: front matter is not valid YAML: {exc}") from None
+    document = read_yaml(front_matter)
+    if document.problems:
+        problem = document.problems[0]
+        line = problem.position.line + 1  # the front matter starts after the first ---
+        raise SkillError(
+            f"{skill_file}: front matter is not valid YAML at line {line}: {problem.message}"
+        )
+    fields = document.data
     if not isinstance(fields, dict):
         raise SkillError(f"{skill_file}: front matter must be a mapping")
     missing = [key for key in ("name", "description") if not isinstance(fields.get(key), str)]

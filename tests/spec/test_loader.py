@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import textwrap
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from copilot_batch import JobFilesInvalid, load_jobs
+from copilot_batch.cli import main
 from copilot_batch.errors import NoJobFilesError
 from copilot_batch.spec import job_schema, resolve_job_paths
 
@@ -140,7 +143,7 @@ def test_matrix_product_order_is_task_then_combinations(tmp_path: Path) -> None:
             "version: 1\ncolour: red\ntasks: [{id: a, prompt: b}]\n",
             [
                 "2:1: $.colour: unknown key 'colour' (known keys: version, name, description, "
-                "cli_url, defaults, matrix, tasks)"
+                "cli_url, defaults, matrix, max_tasks, tasks)"
             ],
             id="unknown-top-level-key",
         ),
@@ -223,7 +226,7 @@ def test_matrix_product_order_is_task_then_combinations(tmp_path: Path) -> None:
             "version: 1\ntasks:\n  - {id: a, prompt: x, working_directory: nowhere}\n",
             [
                 "3:43: $.tasks[0].working_directory: working directory 'nowhere' "
-                "({folder}/nowhere) is not a directory"
+                "({folder}/nowhere) does not exist"
             ],
             id="missing-working-directory",
         ),
@@ -268,7 +271,7 @@ def test_every_problem_in_every_file_is_reported_at_once(tmp_path: Path) -> None
     assert [str(error) for error in caught.value.errors] == [
         f"{first}:2:25: $.tasks[0].prompt: must be a string, not an integer",
         f"{first}:3:1: $.foo: unknown key 'foo' (known keys: version, name, description, "
-        "cli_url, defaults, matrix, tasks)",
+        "cli_url, defaults, matrix, max_tasks, tasks)",
         f"{second}:2:36: $.tasks[0].model: must be a string, not an integer",
     ]
 
@@ -285,7 +288,7 @@ def test_task_ids_must_be_unique_across_job_files(tmp_path: Path) -> None:
 
 def test_unreadable_file_is_an_error_naming_it(tmp_path: Path) -> None:
     missing = tmp_path / "missing.yaml"
-    assert problems(missing) == ["1:1: cannot read the job file: No such file or directory"]
+    assert problems(missing) == ["1:1: the job file does not exist"]
 
 
 def test_paths_and_globs_resolve_in_order_without_repeats(tmp_path: Path) -> None:
@@ -319,3 +322,77 @@ def test_every_key_of_the_published_schema_has_a_description() -> None:
 
     visit(schema, "$")
     assert undescribed == []
+
+
+def test_yaml_1_2_values_reach_list_dry_run_and_the_spec_as_json(tmp_path: Path) -> None:
+    (tmp_path / "option_tools.py").write_text(
+        "from copilot import define_tool\n\n"
+        "def made(**options):\n"
+        "    @define_tool(name='dated', description=str(options))\n"
+        "    def dated() -> str:\n"
+        "        return ''\n"
+        "    return dated\n"
+    )
+    job = write(
+        tmp_path,
+        "job.yaml",
+        """
+        version: 1
+        matrix:
+          day: [2024-01-31, 12:30]
+          flag: [NO, on]
+        tasks:
+          - id: "t-{{ day | replace(':', '') }}-{{ flag }}"
+            prompt: "On {{ day }}: {{ flag }}"
+            tools:
+              custom: [{use: "option_tools:made", with: {since: 2020-01-01, at: "{{ day }}"}}]
+        """,
+    )
+    [loaded] = load_jobs([job], environ={})
+    assert [task.id for task in loaded.tasks] == [
+        "t-2024-01-31-NO", "t-2024-01-31-on", "t-1230-NO", "t-1230-on",
+    ]  # fmt: skip
+    for task in loaded.tasks:
+        json.dumps(task.describe(), allow_nan=False)
+        task.spec_hash()
+    assert loaded.tasks[0].describe()["custom_tools"] == [
+        {"use": "option_tools:made", "with": {"since": "2020-01-01", "at": "2024-01-31"}}
+    ]
+    listed = CliRunner().invoke(main, ["list", str(job)])
+    assert listed.exit_code == 0, listed.output
+    assert listed.output.splitlines()[0] == "t-2024-01-31-NO\tjob\tday=2024-01-31 flag=NO"
+    dry_run = CliRunner().invoke(main, ["run", "--dry-run", str(job)])
+    assert (dry_run.exit_code, dry_run.output) == (0, listed.output)
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("!!binary aGk=", "2:14: the tag !!binary is not allowed"),
+        ("!!set {a, b}", "2:14: the tag !!set is not allowed"),
+        ("!!timestamp 2024-01-31", "2:14: the tag !!timestamp is not allowed"),
+        ("&r [*r]", "2:18: alias *r is inside the node it names"),
+        (".nan", "2:14: .nan is not a number: only finite numbers are allowed"),
+    ],
+)
+def test_values_json_cannot_hold_are_refused_where_they_are(
+    tmp_path: Path, value: str, message: str
+) -> None:
+    job = tmp_path / "job.yaml"
+    job.write_text(f"version: 1\nmatrix: {{v: [{value}]}}\ntasks: [{{id: 'a', prompt: x}}]\n")
+    [problem] = problems(job)
+    assert problem.startswith(message)
+    result = CliRunner().invoke(main, ["list", str(job)])
+    assert result.exit_code == 2, result.output
+
+
+def test_a_list_as_a_timeout_is_an_error_at_its_key_not_a_traceback(tmp_path: Path) -> None:
+    job = tmp_path / "job.yaml"
+    job.write_text("version: 1\ntasks:\n  - {id: a, prompt: x, timeout: [1, 2]}\n")
+    assert problems(job) == [
+        "3:33: $.tasks[0].timeout: invalid duration [1, 2]: use seconds (90) or number+unit "
+        "parts (500ms, 90s, 10m, 1h30m)"
+    ]
+    result = CliRunner().invoke(main, ["validate", str(job)])
+    assert result.exit_code == 2
+    assert result.exception is None or isinstance(result.exception, SystemExit)

@@ -5,10 +5,17 @@ from __future__ import annotations
 import json
 import textwrap
 from pathlib import Path
+from typing import cast
 
 import pytest
+from click.testing import CliRunner
+from copilot import CopilotClient
+from hypothesis import given
+from hypothesis import strategies as st
 
 from copilot_batch import JobFilesInvalid, load_jobs
+from copilot_batch.cli import main
+from copilot_batch.spec.options import cli_url_is_valid
 from copilot_batch.spec.skills import SkillError, discover_skills
 
 REPOSITORY = Path(__file__).resolve().parents[2]
@@ -293,3 +300,96 @@ def test_each_job_folder_gets_its_own_tools_module(tmp_path: Path) -> None:
     loaded = load_jobs(jobs, environ={})
     names = [tool.name for job in loaded for ref in job.tasks[0].custom_tools for tool in ref.tools]
     assert names == ["first_tool", "second_tool"]
+
+
+HOSTILE_TOOLS = """
+import sys
+
+class Stop(BaseException):
+    pass
+
+def exits(**options):
+    sys.exit(3)
+
+def stops(**options):
+    raise Stop("stopped")
+
+def breaks(**options):
+    raise RuntimeError("broken")
+
+def interrupted(**options):
+    raise KeyboardInterrupt
+"""
+
+
+@pytest.mark.parametrize(
+    ("entry", "expected"),
+    [
+        ("hostile:exits", "tool factory 'hostile:exits' raised SystemExit: 3"),
+        ("hostile:stops", "tool factory 'hostile:stops' raised Stop: stopped"),
+        ("hostile:breaks", "tool factory 'hostile:breaks' raised RuntimeError: broken"),
+        ("exits_at_import:x", "cannot import module 'exits_at_import': SystemExit: no tools"),
+        ("stops_at_import:x", "cannot import module 'stops_at_import': Stop: at import"),
+    ],
+)
+def test_a_tool_module_or_factory_that_raises_anything_is_an_error_at_its_entry(
+    folder: Path, entry: str, expected: str
+) -> None:
+    (folder / "hostile.py").write_text(HOSTILE_TOOLS)
+    (folder / "exits_at_import.py").write_text("import sys\nsys.exit('no tools')\n")
+    (folder / "stops_at_import.py").write_text(
+        "class Stop(BaseException):\n    pass\n\nraise Stop('at import')\n"
+    )
+    text = f"version: 1\ntasks:\n  - {{id: a, prompt: b, tools: {{custom: ['{entry}']}}}}\n"
+    assert problems(folder, text) == [f"3:41: $.tasks[0].tools.custom[0]: {expected}"]
+    result = CliRunner().invoke(main, ["validate", str(folder / "job.yaml")])
+    assert result.exit_code == 2, result.output
+    assert expected in result.output
+
+
+def test_a_module_name_too_long_for_the_file_system_is_not_found(folder: Path) -> None:
+    name = "x" * 300
+    text = f"version: 1\ntasks:\n  - {{id: a, prompt: b, tools: {{custom: ['{name}:y']}}}}\n"
+    [problem] = problems(folder, text)
+    assert problem.startswith("3:41: $.tasks[0].tools.custom[0]: cannot import module 'xxx")
+    assert "ModuleNotFoundError: No module named 'xxx" in problem
+
+
+def test_a_factory_interrupted_by_the_user_stops_the_loading(folder: Path) -> None:
+    (folder / "hostile.py").write_text(HOSTILE_TOOLS)
+    text = "version: 1\ntasks:\n  - {id: a, prompt: b, tools: {custom: ['hostile:interrupted']}}\n"
+    (folder / "job.yaml").write_text(text)
+    with pytest.raises(KeyboardInterrupt):
+        load_jobs([folder / "job.yaml"], environ={})
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["8080", "127.0.0.1:8080", "localhost:1", ":3000", "http://h.example:80", "https://h:65535",
+     "[::1]:80", "http://[::1]:8080"],
+)  # fmt: skip
+def test_a_cli_url_names_a_port_and_maybe_a_host(url: str) -> None:
+    assert cli_url_is_valid(url)
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["not a url", "http://", "host:99999", "host:0", "::1", "a:b:c", " ", "h:", "[::1]",
+     "[nope]:80", "http://h:80/path", "ftp://h:1", "-1", "99999", "h:+80", "h:٨٠", "a b:80"],
+)  # fmt: skip
+def test_a_cli_url_the_sdk_cannot_use_is_refused(folder: Path, url: str) -> None:
+    assert not cli_url_is_valid(url)
+    text = f"version: 1\ncli_url: {json.dumps(url)}\ntasks: [{{id: a, prompt: b}}]\n"
+    [problem] = problems(folder, text)
+    assert problem.startswith("2:10: $.cli_url: cli_url ")
+    assert problem.endswith("is not PORT, HOST:PORT, [IPv6]:PORT or http(s):// and one of them "
+                            "(a port from 1 to 65535)")  # fmt: skip
+
+
+URL_LIKE = r"(https?://)?(\[[0-9a-f:]{0,10}\]|[a-z0-9.:-]{0,12}):?[0-9]{0,6}"
+
+
+@given(st.text(max_size=30) | st.from_regex(URL_LIKE, fullmatch=True))
+def test_every_cli_url_a_job_file_takes_the_sdk_takes_too(url: str) -> None:
+    if cli_url_is_valid(url):
+        CopilotClient._parse_cli_url(cast(CopilotClient, None), url)
