@@ -34,11 +34,11 @@ from .options import (
     provider_option,
     skills_option,
     tool_filter,
+    workspace_exclude_option,
     workspace_option,
 )
 from .problems import Problems, Where
 from .templates import Templates
-from .workspace_exclude import workspace_exclude_option
 
 TASK_ID_PATTERN = re.compile(r"[A-Za-z0-9._-]+")
 # A task id names its folder and its workspaces (<id>-attempt-N): they must fit in 255 bytes.

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, cast
 
 import jsonschema
+from pathspec import GitIgnoreSpec
 
 from . import files
 from .located_yaml import shown
@@ -242,6 +243,19 @@ def output_schema_option(
         problems.add(where, f"not a valid JSON Schema: {exc.message[:200]} (at schema{at})")
         return None
     return cast(dict[str, Any], schema)
+
+
+def workspace_exclude_option(
+    patterns: Sequence[str] | None, where: Where, problems: Problems
+) -> tuple[str, ...]:
+    """Gitignore patterns a ``copy`` workspace leaves out, each checked to be one git would
+    accept (a bad one is reported)."""
+    for index, pattern in enumerate(patterns or ()):
+        try:
+            GitIgnoreSpec.from_lines([pattern])
+        except (ValueError, re.error) as exc:
+            problems.add((*where, index), f"not a gitignore pattern: {exc}")
+    return tuple(patterns or ())
 
 
 def workspace_option(
