@@ -318,8 +318,14 @@ class _JobExpander:
 
 
 def _task_id_problem(task_id: str) -> str | None:
-    if not TASK_ID_PATTERN.fullmatch(task_id) or task_id in (".", ".."):
+    if not TASK_ID_PATTERN.fullmatch(task_id):
         return f"task id {shown(task_id)} may only hold letters, digits, '.', '_' and '-'"
+    # The id also names a git-worktree branch: git refuses these (and "." and "..").
+    if task_id.startswith((".", "-")) or ".." in task_id or task_id.endswith((".", ".lock")):
+        return (
+            f"task id {shown(task_id)} may not start with '.' or '-', hold '..', or end "
+            "with '.' or '.lock' (it names the task's folder and git branch)"
+        )
     if len(task_id) > MAX_TASK_ID_LENGTH:
         return (
             f"task id {shown(task_id)} is {len(task_id):,} characters long; it names the "

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from copilot_batch import JobFilesInvalid, load_jobs
 from copilot_batch.cli import main
@@ -192,6 +196,14 @@ def test_matrix_product_order_is_task_then_combinations(tmp_path: Path) -> None:
             "version: 1\ntasks:\n  - {id: a b, prompt: x}\n",
             ["3:10: $.tasks[0].id: task id 'a b' may only hold letters, digits, '.', '_' and '-'"],
             id="bad-task-id",
+        ),
+        pytest.param(
+            "version: 1\ntasks:\n  - {id: docs..v2, prompt: x}\n",
+            [
+                "3:10: $.tasks[0].id: task id 'docs..v2' may not start with '.' or '-', hold "
+                "'..', or end with '.' or '.lock' (it names the task's folder and git branch)"
+            ],
+            id="task-id-git-refuses",
         ),
         pytest.param(
             "version: 1\ntasks:\n  - {id: a, prompt: x}\n  - {id: a, prompt: y}\n",
@@ -396,3 +408,17 @@ def test_a_list_as_a_timeout_is_an_error_at_its_key_not_a_traceback(tmp_path: Pa
     result = CliRunner().invoke(main, ["validate", str(job)])
     assert result.exit_code == 2
     assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="ab._-", min_size=1, max_size=12))
+def test_every_task_id_accepted_names_a_git_branch(tmp_path_factory: Any, task_id: str) -> None:
+    job = tmp_path_factory.mktemp("id") / "job.yaml"
+    job.write_text(f"version: 1\ntasks: [{{id: '{task_id}', prompt: x}}]\n")
+    try:
+        load_jobs([job], environ={})
+    except JobFilesInvalid:
+        return
+    branch = f"copilot-batch/20261202-000000-abcd/{task_id}"
+    checked = subprocess.run(["git", "check-ref-format", "--branch", branch], capture_output=True)
+    assert checked.returncode == 0, branch
