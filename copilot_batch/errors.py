@@ -164,15 +164,16 @@ class RunFolderError(InvalidInputError):
 
 
 class MergeError(InvalidInputError):
-    """Shard run folders that do not belong together: other job files, or shared tasks."""
+    """Shard run folders that do not belong together (other job files, shared tasks), or a
+    merged folder that could not be made."""
 
-    def __init__(self, reason: str, run_ids: Sequence[str]) -> None:
+    def __init__(self, reason: str, folders: Sequence[Path]) -> None:
         self.reason = reason
-        self.run_ids = tuple(run_ids)
+        self.folders = tuple(folders)
         super().__init__(str(self))
 
     def __str__(self) -> str:
-        return f"cannot merge runs {', '.join(self.run_ids)}: {self.reason}"
+        return f"cannot merge {', '.join(map(str, self.folders))}: {self.reason}"
 
 
 class RunLockedError(InvalidInputError):

@@ -34,13 +34,13 @@ def merge_runs(run_paths: Sequence[Path], out_dir: Path, run_id: str | None = No
     _check_belong_together(runs)
     merged = out_dir / (run_id or new_run_id())
     if os.path.lexists(merged):
-        raise MergeError(f"{merged} already exists", [run.run_id for run in runs])
+        raise MergeError(f"{merged} already exists", [run.path for run in runs])
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
         building = Path(tempfile.mkdtemp(prefix=f".{merged.name}.", suffix=".merging", dir=out_dir))
     except OSError as error:
         reason = f"cannot write in {out_dir}: {error.strerror or error}"
-        raise MergeError(reason, [run.run_id for run in runs]) from None
+        raise MergeError(reason, [run.path for run in runs]) from None
     try:
         (building / "tasks").mkdir()
         _copy_shards(runs, building)
@@ -52,7 +52,7 @@ def merge_runs(run_paths: Sequence[Path], out_dir: Path, run_id: str | None = No
     except OSError as error:  # the disk, $GITHUB_STEP_SUMMARY: nothing half-made is left
         shutil.rmtree(building, ignore_errors=True)
         reason = f"writing {merged} failed: {error.strerror or error}"
-        raise MergeError(reason, [run.run_id for run in runs]) from None
+        raise MergeError(reason, [run.path for run in runs]) from None
     except BaseException:
         shutil.rmtree(building, ignore_errors=True)
         raise
@@ -62,16 +62,14 @@ def merge_runs(run_paths: Sequence[Path], out_dir: Path, run_id: str | None = No
 def _check_belong_together(runs: Sequence[StoredRun]) -> None:
     job_files = [_job_file_set(run) for run in runs]
     if any(files != job_files[0] for files in job_files[1:]):
-        raise MergeError("the shards ran different job files", [run.run_id for run in runs])
-    owner: dict[str, str] = {}
+        raise MergeError("the shards ran different job files", [run.path for run in runs])
+    owner: dict[str, Path] = {}
     for run in runs:
         for task in run.tasks:
             if task["id"] in owner:
-                raise MergeError(
-                    f"task {task['id']!r} is in more than one shard",
-                    [owner[task["id"]], run.run_id],
-                )
-            owner[task["id"]] = run.run_id
+                reason = f"task {task['id']!r} is in more than one shard"
+                raise MergeError(reason, [owner[task["id"]], run.path])
+            owner[task["id"]] = run.path
 
 
 def _copy_shards(runs: Sequence[StoredRun], building: Path) -> None:

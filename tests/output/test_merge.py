@@ -59,9 +59,9 @@ def fifo_in_a_task_folder(folders: list[Path], _out: Path, _env: pytest.MonkeyPa
     return f"{folders[1] / 'tasks' / 'two'} cannot be copied: "
 
 
-def step_summary_is_a_folder(_folders: list[Path], out: Path, env: pytest.MonkeyPatch) -> str:
+def step_summary_is_a_folder(folders: list[Path], out: Path, env: pytest.MonkeyPatch) -> str:
     env.setenv("GITHUB_STEP_SUMMARY", str(out.parent))
-    return f"cannot merge runs a, b: writing {out / 'm'} failed: Is a directory"
+    return f"cannot merge {folders[0]}, {folders[1]}: writing {out / 'm'} failed: Is a directory"
 
 
 def destination_exists(_folders: list[Path], out: Path, _env: pytest.MonkeyPatch) -> str:
