@@ -156,12 +156,11 @@ def load_script(path: Path) -> Script:
     """Read and parse one script file."""
     try:
         text = read_regular_file(path, MAX_SCRIPT_BYTES).decode("utf-8")
-    except OSError as error:
-        problem = f"cannot read the script: {error.strerror or error}"
-        raise ScriptError(path, None, problem) from None
     except UnicodeDecodeError as error:
         problem = f"the script is not UTF-8 text (byte {error.start})"
         raise ScriptError(path, None, problem) from None
+    except (OSError, ValueError) as error:  # ValueError: a NUL in the path
+        raise ScriptError(path, None, f"cannot read the script: {_reason(error)}") from None
     return parse_script(text, path)
 
 
@@ -171,13 +170,23 @@ def load_scripts(paths: Iterable[str | Path]) -> list[Script]:
     scripts: list[Script] = []
     for given in paths:
         path = Path(given)
-        if path.is_dir():
-            files = sorted(
-                p for p in path.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file()
-            )
-            if not files:
-                raise ScriptError(path, None, "the folder holds no *.yaml or *.yml script")
-            scripts.extend(load_script(p) for p in files)
-        else:
-            scripts.append(load_script(path))
+        try:
+            files = _script_files(path)
+        except (OSError, ValueError) as error:
+            raise ScriptError(path, None, f"cannot read the script: {_reason(error)}") from None
+        scripts.extend(load_script(file) for file in files)
     return scripts
+
+
+def _script_files(path: Path) -> list[Path]:
+    """``path`` itself, or the script files of the folder it names."""
+    if not path.is_dir():
+        return [path]
+    files = sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
+    if not files:
+        raise ScriptError(path, None, "the folder holds no *.yaml or *.yml script")
+    return files
+
+
+def _reason(error: Exception) -> str:
+    return (error.strerror if isinstance(error, OSError) else None) or str(error)

@@ -194,19 +194,21 @@ def test_a_broken_script_is_a_script_error(content: bytes, name: str) -> None:
     assert error is None or isinstance(error, ScriptError), repr(error)
 
 
-@pytest.mark.parametrize("kind", ["fifo", "folder", "device", "null", "dangling"])
+@pytest.mark.parametrize(
+    "kind", ["fifo", "folder", "device", "null", "dangling", "long", "nul", "process memory"]
+)
 def test_a_path_that_is_no_script_file_is_a_script_error(tmp_path: Path, kind: str) -> None:
     path = tmp_path / "script.yaml"
     if kind == "fifo":
         os.mkfifo(path)
     elif kind == "folder":
         (path / "inner.yaml").mkdir(parents=True)  # a folder holding only a folder
-    elif kind == "device":
-        path.symlink_to("/dev/zero")
-    elif kind == "null":
-        path.symlink_to("/dev/null")
-    else:
+    elif kind in ("device", "null", "process memory"):
+        path.symlink_to({"device": "/dev/zero", "null": "/dev/null"}.get(kind, "/proc/self/mem"))
+    elif kind == "dangling":
         path.symlink_to(tmp_path / "nowhere.yaml")
+    else:
+        path = tmp_path / ("x" * 300 if kind == "long" else "a\0b")
     error = load_with_watchdog(lambda: load_scripts([path]), path)
     assert isinstance(error, ScriptError), repr(error)
     assert str(path) in str(error)
