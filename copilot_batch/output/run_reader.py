@@ -138,7 +138,10 @@ RUN_SCHEMA: dict[str, Any] = {
             "items": {
                 "type": "object",
                 "required": ["path", "sha256"],
-                "properties": {"path": {"type": "string", "minLength": 1}, "sha256": _TEXT},
+                "properties": {
+                    "path": {"type": "string", "pattern": "^[^\\x00]+$", "x-expected": "a path"},
+                    "sha256": _TEXT,
+                },
             },
         },
         "options": {

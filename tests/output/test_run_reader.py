@@ -78,6 +78,10 @@ def test_a_run_json_that_is_not_json_of_the_right_kind(
         ),
         (lambda r: r.update(run_id="x" * 10_000), "$.run_id: expected a name of letters"),
         (lambda r: r["tasks"].append(r["tasks"][0]), "$.tasks: lists task 'a' more than once"),
+        (
+            lambda r: r["job_files"][0].update(path="job\0.yaml"),
+            '$.job_files[0].path: expected a path, found "job\\u0000.yaml"',
+        ),
     ],
 )
 def test_a_run_json_of_the_wrong_shape_names_the_field(
