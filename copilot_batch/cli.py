@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
-from collections.abc import Awaitable, Callable, Sequence
-from functools import wraps
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import anyio
 import click
@@ -15,10 +16,14 @@ from rich.console import Console
 from rich.markdown import Markdown
 from rich.markup import escape
 
+from . import cli_options
+from .bugs import internal_error
 from .errors import CopilotBatchError, RunLockedError, RunNotFoundError
 from .live import LiveView, PlainProgress
 from .output.merge import merge_runs
 from .output.report import print_summary
+from .output.reports import summary_markdown
+from .output.run_reader import name_problem, read_result, read_run, read_summary
 from .runtime.clean import clean_run, parse_age, runs_older_than, runs_under
 from .runtime.resume import resume_run
 from .runtime.run_state import DEFAULT_CONCURRENCY, RunOptions
@@ -30,24 +35,41 @@ from .scripted_model import load_scripts, serve_forever
 from .spec import JobSpec, TaskSpec, job_schema, load_jobs, parse_duration, resolve_job_paths
 from .spec.skills import Skill, discover_skills
 
+MAX_CLIENTS = 256  # Copilot CLI processes one run may start (--clients)
+
 _F = TypeVar("_F", bound=Callable[..., Any])
 
 
-def _exits_on_errors(command: _F) -> _F:
-    """Our errors become a message on stderr and their exit code; Ctrl-C becomes 130."""
+@contextmanager
+def _errors_end_the_command() -> Iterator[None]:
+    """Our errors become their message on stderr and their exit code; Ctrl-C becomes 130;
+    any other exception is a bug (exit 70): one line naming it, its traceback in a file."""
+    try:
+        yield
+    except (click.ClickException, click.exceptions.Exit, click.Abort):
+        raise  # usage errors: click prints them (exit 2)
+    except CopilotBatchError as error:
+        _fail(str(error), error.exit_code)
+    except KeyboardInterrupt:
+        click.echo(click.style("interrupted", fg="yellow"), err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    except Exception as error:
+        bug = internal_error(error)
+        _fail(str(bug), bug.exit_code)
 
-    @wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except CopilotBatchError as error:
-            Console(stderr=True).print(f"[red]error:[/red] {escape(str(error))}", soft_wrap=True)
-            sys.exit(error.exit_code)
-        except KeyboardInterrupt:
-            Console(stderr=True).print("[yellow]interrupted[/yellow]")
-            sys.exit(EXIT_INTERRUPTED)
 
-    return wrapper  # type: ignore[return-value]
+def _fail(message: str, exit_code: int) -> NoReturn:
+    """The message as plain text, all of it at once: no markup, highlighting or emoji."""
+    click.echo(f"{click.style('error:', fg='red')} {message}", err=True)
+    sys.exit(exit_code)
+
+
+class _Commands(click.Group):
+    """copilot-batch's commands, each (its options' checks too) under one error handler."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        with _errors_end_the_command():
+            return super().invoke(ctx)
 
 
 def _out_option(help_text: str) -> Callable[[_F], _F]:
@@ -75,7 +97,7 @@ def _execution_options(command: _F) -> _F:
         ),
         click.option(
             "--clients",
-            type=click.IntRange(min=1),
+            type=click.IntRange(1, MAX_CLIENTS),
             help="Copilot CLI processes to spread sessions over. Default: one per 25 "
             "sessions of --concurrency, at most two per CPU.",
         ),
@@ -83,6 +105,7 @@ def _execution_options(command: _F) -> _F:
         click.option(
             "--cli-url",
             metavar="HOST:PORT",
+            callback=lambda _context, _parameter, value: cli_options.cli_url(value),
             help="Connect to a Copilot CLI server already running there instead of starting one.",
         ),
         click.option(
@@ -110,7 +133,7 @@ def _load(paths: Sequence[str]) -> list[JobSpec]:
     return load_jobs(resolve_job_paths(paths))
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="copilot-batch")
 def main() -> None:
     """Run batches of GitHub Copilot agent tasks described in YAML job files."""
@@ -136,7 +159,11 @@ def _run_with_progress(
 @main.command()
 @click.argument("paths", nargs=-1, required=True)
 @_out_option("Folder that receives <run-id>/.")
-@click.option("--run-id", help="Name of the run folder (default: time-based).")
+@click.option(
+    "--run-id",
+    callback=lambda _context, _parameter, value: cli_options.run_id(value),
+    help="Name of the run folder (default: time-based).",
+)
 @click.option("--only", multiple=True, metavar="GLOB", help="Run only task ids matching GLOB.")
 @click.option(
     "--shard",
@@ -161,7 +188,6 @@ def _run_with_progress(
 @click.option("--model", help="Use this model for every task.")
 @click.option("--dry-run", is_flag=True, help="Validate and list the tasks; start nothing.")
 @_execution_options
-@_exits_on_errors
 def run(
     paths: tuple[str, ...],
     concurrency: int,
@@ -182,6 +208,7 @@ def run(
 ) -> None:
     """Run every task of the job files PATHS (files or globs) as one run."""
     jobs = _load(paths)
+    cli_options.clients(clients, concurrency)
     options = RunOptions(
         out_dir=out_dir,
         concurrency=concurrency,
@@ -201,6 +228,7 @@ def run(
     if dry_run:
         _print_tasks(tasks)
         return
+    cli_options.new_run_folder(out_dir, run_id)
     console = Console(highlight=False)
     observer = _progress(console, quiet)
     result = _run_with_progress(observer, lambda: run_batch(jobs, options, observer))
@@ -220,7 +248,6 @@ def _report(console: Console, result: RunResult, apply_changes: bool) -> None:
 @click.argument("run_name", metavar="RUN")
 @_out_option("Where to look for RUN when it is a run id.")
 @_execution_options
-@_exits_on_errors
 def resume(
     run_name: str,
     out_dir: Path,
@@ -235,6 +262,7 @@ def resume(
     """Run again, in the same folder, the tasks of RUN that did not end ok or whose spec
     changed since; the others keep their results. RUN is a run folder or a run id."""
     run_path = _find_run(run_name, out_dir)
+    cli_options.clients(clients, concurrency)
     options = RunOptions(
         concurrency=concurrency,
         clients=clients,
@@ -251,7 +279,6 @@ def resume(
 
 @main.command()
 @click.argument("paths", nargs=-1, required=True)
-@_exits_on_errors
 def validate(paths: tuple[str, ...]) -> None:
     """Check job files; print every problem as FILE:LINE:COL: PATH: MESSAGE."""
     jobs = _load(paths)
@@ -261,7 +288,6 @@ def validate(paths: tuple[str, ...]) -> None:
 
 @main.command("list")
 @click.argument("paths", nargs=-1, required=True)
-@_exits_on_errors
 def list_tasks(paths: tuple[str, ...]) -> None:
     """Print the expanded tasks, one per line, with their matrix values."""
     _print_tasks([task for job in _load(paths) for task in job.tasks])
@@ -278,25 +304,45 @@ def _print_tasks(tasks: Sequence[TaskSpec]) -> None:
 @click.argument("run_name", metavar="RUN")
 @click.argument("task_id", metavar="[TASK]", required=False)
 @_out_option("Where to look for RUN when it is a run id.")
-@_exits_on_errors
 def show(run_name: str, task_id: str | None, out_dir: Path) -> None:
     """Print a run's summary, or one TASK's answer, output, changes and permission audit.
 
     RUN is a run folder, or a run id under --out."""
     run_path = _find_run(run_name, out_dir)
-    console = Console(highlight=False)
     if task_id is None:
-        text = (run_path / "summary.md").read_text(encoding="utf-8")
-        console.print(Markdown(text) if console.is_terminal else text, soft_wrap=True)
-        return
-    result_file = run_path / "tasks" / task_id / "result.json"
-    if not result_file.is_file():
+        _show_summary(run_path)
+    else:
+        _show_task(run_path, task_id)
+
+
+def _show_summary(run_path: Path) -> None:
+    """summary.md; made again from run.json and the results when it is missing."""
+    text = read_summary(run_path)
+    if text is None:
+        run = read_run(run_path)
+        text = summary_markdown(run.record, run.results())
+    console = Console(highlight=False, emoji=False)
+    if console.is_terminal:
+        console.print(Markdown(text), soft_wrap=True)
+    else:
+        click.echo(text.rstrip("\n"))
+
+
+def _show_task(run_path: Path, task_id: str) -> None:
+    """One task's status, answer, output, changes and permission audit."""
+    if name_problem(task_id, "task id") is not None:
         raise RunNotFoundError(str(run_path), task_id)
-    record = json.loads(result_file.read_text(encoding="utf-8"))
+    record = read_result(run_path, task_id)
+    if record is None:  # no result.json: run.json's entry, if the run lists the task
+        entries = [entry for entry in read_run(run_path).tasks if entry["id"] == task_id]
+        if not entries:
+            raise RunNotFoundError(str(run_path), task_id)
+        record = entries[0]
+    console = Console(highlight=False, emoji=False)
     rows = [
         ("task", record["id"]),
         ("status", record["status"]),
-        ("duration", f"{record['duration_seconds']}s"),
+        ("duration", _seconds(record.get("duration_seconds"))),
         ("error", record.get("error")),
         ("patch", record.get("patch")),
         ("changed", ", ".join(record.get("changed_files") or []) or None),
@@ -320,9 +366,15 @@ def show(run_name: str, task_id: str | None, out_dir: Path) -> None:
             )
 
 
+def _seconds(seconds: float | None) -> str | None:
+    return f"{seconds}s" if seconds is not None else None
+
+
 def _find_run(run_name: str, out_dir: Path) -> Path:
+    """RUN as a folder, or as a run id under --out: whichever has a run.json (of any
+    kind: the reader says what is wrong with it)."""
     for candidate in (Path(run_name), out_dir / run_name):
-        if (candidate / "run.json").is_file():
+        if os.path.lexists(candidate / "run.json"):
             return candidate
     raise RunNotFoundError(run_name)
 
@@ -336,7 +388,6 @@ def _compact(value: Any) -> str:
 
 @main.command()
 @click.argument("paths", nargs=-1, required=True)
-@_exits_on_errors
 def skills(paths: tuple[str, ...]) -> None:
     """List the skills the tasks of PATHS would load: name, description, SKILL.md, tasks."""
     loading: dict[Skill, list[str]] = {}
@@ -372,20 +423,21 @@ def _shard(value: str | None) -> Shard | None:
 @main.command()
 @click.argument("runs", nargs=-1, required=True, type=click.Path(file_okay=False, path_type=Path))
 @_out_option("Folder that receives the merged <run-id>/.")
-@click.option("--run-id", help="Name of the merged run folder (default: time-based).")
-@_exits_on_errors
+@click.option(
+    "--run-id",
+    callback=lambda _context, _parameter, value: cli_options.run_id(value),
+    help="Name of the merged run folder (default: time-based).",
+)
 def merge(runs: tuple[Path, ...], out_dir: Path, run_id: str | None) -> None:
     """Merge the run folders of one job's shards (run --shard I/N) into one run."""
+    cli_options.new_run_folder(out_dir, run_id)
     merged = merge_runs(runs, out_dir, run_id)
-    print_summary(
-        Console(highlight=False), json.loads((merged / "run.json").read_text()), str(merged)
-    )
+    print_summary(Console(highlight=False, emoji=False), read_run(merged).record, str(merged))
 
 
 @main.command("apply")
 @click.argument("run_folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--only", multiple=True, metavar="GLOB", help="Apply only task ids matching GLOB.")
-@_exits_on_errors
 def apply_patches(run_folder: Path, only: tuple[str, ...]) -> None:
     """Apply the patches of a run's ok tasks (workspace copy or git-worktree) to their sources."""
     sys.exit(_apply(run_folder, only))
@@ -394,7 +446,7 @@ def apply_patches(run_folder: Path, only: tuple[str, ...]) -> None:
 def _apply(run_folder: Path, only: Sequence[str]) -> int:
     """Apply and report each patch; exit code 1 if any was refused."""
     outcomes = anyio.run(apply_run, run_folder, only, backend="asyncio")
-    console = Console(highlight=False)
+    console = Console(highlight=False, emoji=False)
     if not outcomes:
         console.print("no patches to apply: no ok task changed files")
     for outcome in outcomes:
@@ -416,7 +468,6 @@ def _apply(run_folder: Path, only: Sequence[str]) -> int:
     help="Only runs whose run.json was last written at least this long ago (7d, 12h, 90m).",
 )
 @click.option("--dry-run", is_flag=True, help="List what would be removed; remove nothing.")
-@_exits_on_errors
 def clean(
     run_names: tuple[str, ...], out_dir: Path, older_than: float | None, dry_run: bool
 ) -> None:
@@ -472,16 +523,21 @@ def schema() -> None:
     type=click.Path(exists=True, path_type=Path),
     help="Script file or folder.",
 )
-@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    callback=lambda _context, _parameter, value: cli_options.host(value),
+)
 @click.option("--port", type=click.IntRange(0, 65535), default=0, show_default=True)
 @click.option(
     "--latency",
-    type=click.FloatRange(min=0),
+    type=click.FloatRange(0, 3600),
+    callback=lambda _context, _parameter, value: cli_options.finite(value),
     default=0.0,
     show_default=True,
     help="Seconds added before every reply.",
 )
-@_exits_on_errors
 def model_server(scripts: tuple[Path, ...], host: str, port: int, latency: float) -> None:
     """Serve scripted conversations as an OpenAI-compatible model on loopback."""
     loaded = load_scripts(scripts)

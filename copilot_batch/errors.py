@@ -10,16 +10,20 @@
      │    ├── NoTasksSelectedError    --only matched no task
      │    ├── ConflictingCliUrlsError job files name different CLI servers
      │    ├── RunNotFoundError        no run folder (or no such task in it) at the path given
+     │    ├── RunFolderError          a run folder's file is missing, unreadable or misshapen
      │    ├── MergeError              shard run folders that cannot be merged
      │    ├── RunLockedError          another process is writing the run folder
+     │    ├── OptionError             a command-line option that cannot be used as given
      │    └── ScriptError             a scripted-model script could not be loaded
      ├── SetupError                   the environment cannot run tasks; exit code 2
      │    ├── CliNotFoundError        no Copilot CLI binary was found
      │    ├── CliStartError           the Copilot CLI did not start
      │    ├── CliConnectError         the Copilot CLI server at --cli-url did not answer
      │    ├── CliCrashedError         the Copilot CLI died more often than max_cli_restarts
+     │    ├── ModelServerError        the scripted model cannot listen where it was told
      │    └── NoAuthError             tasks need the GitHub Copilot API; nothing signs them in
      ├── PatchApplyError              a task's patch does not apply to its source; exit code 1
+     ├── InternalError                a bug: an exception nobody foresaw; exit code 70
      └── TaskFailure                  why a task did not end ok; recorded, never raised out of a run
           ├── TaskTimeout             the task's wall-clock limit expired
           ├── SessionError            the session reported session.error
@@ -140,16 +144,36 @@ class RunNotFoundError(InvalidInputError):
         return f"no run folder (with a run.json) at {self.looked_for}"
 
 
-class MergeError(InvalidInputError):
-    """Shard run folders that do not belong together: other job files, or shared tasks."""
+class RunFolderError(InvalidInputError):
+    """A file of a run folder is missing, unreadable, or not what copilot-batch writes.
 
-    def __init__(self, reason: str, run_ids: Sequence[str]) -> None:
-        self.reason = reason
-        self.run_ids = tuple(run_ids)
+    ``field`` is the JSONPath of the bad value (``$.tasks[0].status``), or ``None`` when
+    the file as a whole is at fault; ``problem`` reads after the path or the field.
+    """
+
+    def __init__(self, path: Path, problem: str, field: str | None = None) -> None:
+        self.path = path
+        self.problem = problem
+        self.field = field
         super().__init__(str(self))
 
     def __str__(self) -> str:
-        return f"cannot merge runs {', '.join(self.run_ids)}: {self.reason}"
+        if self.field is None:
+            return f"{self.path} {self.problem}"
+        return f"{self.path}: {self.field}: {self.problem}"
+
+
+class MergeError(InvalidInputError):
+    """Shard run folders that do not belong together (other job files, shared tasks), or a
+    merged folder that could not be made."""
+
+    def __init__(self, reason: str, folders: Sequence[Path]) -> None:
+        self.reason = reason
+        self.folders = tuple(folders)
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        return f"cannot merge {', '.join(map(str, self.folders))}: {self.reason}"
 
 
 class RunLockedError(InvalidInputError):
@@ -161,6 +185,20 @@ class RunLockedError(InvalidInputError):
 
     def __str__(self) -> str:
         return f"run folder {self.path} is in use by another copilot-batch process"
+
+
+class OptionError(InvalidInputError):
+    """A command-line option whose value the file system refuses: a run folder that exists,
+    an --out that is a file or cannot be written."""
+
+    def __init__(self, option: str, value: str, problem: str) -> None:
+        self.option = option
+        self.value = value
+        self.problem = problem
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        return f"{self.option} {self.value}: {self.problem}"
 
 
 class ScriptError(InvalidInputError):
@@ -240,6 +278,19 @@ class CliCrashedError(SetupError):
         )
 
 
+class ModelServerError(SetupError):
+    """The scripted model could not listen on ``host:port`` (a bad host, a port in use)."""
+
+    def __init__(self, host: str, port: int, reason: str) -> None:
+        self.host = host
+        self.port = port
+        self.reason = reason
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        return f"the scripted model cannot listen on {self.host}:{self.port}: {self.reason}"
+
+
 class NoAuthError(SetupError):
     """Tasks without a provider need the GitHub Copilot API, and the CLI is not signed in."""
 
@@ -269,6 +320,28 @@ class PatchApplyError(CopilotBatchError):
 
     def __str__(self) -> str:
         return f"{self.patch} does not apply to {self.source}; nothing was changed: {self.reason}"
+
+
+class InternalError(CopilotBatchError):
+    """A bug in copilot-batch: an exception it did not foresee. ``log`` holds the traceback
+    (the run's run.log, or a file in the temporary directory; None if it could not be
+    written); ``report_to`` is where to report the bug."""
+
+    exit_code = 70  # EX_SOFTWARE
+
+    def __init__(self, error_type: str, message: str, log: Path | None, report_to: str) -> None:
+        self.error_type = error_type
+        self.message = message
+        self.log = log
+        self.report_to = report_to
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        saved = f"traceback in {self.log}" if self.log else "the traceback could not be saved"
+        return (
+            f"copilot-batch hit a bug: {self.error_type}: {self.message} ({saved}); "
+            f"please report it at {self.report_to}"
+        )
 
 
 class TaskFailure(CopilotBatchError):

@@ -1,92 +1,124 @@
-"""Merging the run folders of a job's shards into one run folder, with its reports."""
+"""Merging the run folders of a job's shards into one run folder, with its reports.
+
+The merged folder is built under a temporary name beside its destination and renamed into
+place once whole, so a merge that fails leaves nothing behind.
+"""
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import tempfile
 from collections.abc import Sequence
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from ..errors import MergeError, RunNotFoundError
+from ..errors import MergeError, RunFolderError
 from .atomic import write_text_atomic
 from .report import totals
 from .reports import write_reports
 from .run_folder import new_run_id
-
-# How the merged run ended: the worst of its shards' states.
-_STATE_ORDER = ("finished", "interrupted", "failed", "running")
+from .run_reader import RUN_STATES, StoredRun, read_run
 
 
 def merge_runs(run_paths: Sequence[Path], out_dir: Path, run_id: str | None = None) -> Path:
     """Combine shard run folders into ``out_dir/<run-id>``; return its path.
 
     Refuses shards of different job files (paths and sha256) and shards sharing a task.
+    Every shard's files are read and checked before anything is written.
     """
-    runs = [_read_run(path) for path in run_paths]
-    job_files = [_job_file_set(run) for run in runs]
-    if any(files != job_files[0] for files in job_files[1:]):
-        raise MergeError("the shards ran different job files", [run["run_id"] for run in runs])
-    owner: dict[str, str] = {}
+    runs = [read_run(path) for path in run_paths]
     for run in runs:
-        for task in run["tasks"]:
-            if task["id"] in owner:
-                raise MergeError(
-                    f"task {task['id']!r} is in more than one shard",
-                    [owner[task["id"]], run["run_id"]],
-                )
-            owner[task["id"]] = run["run_id"]
-
+        run.results()  # each result.json is checked now, not half-way through the copy
+    _check_belong_together(runs)
     merged = out_dir / (run_id or new_run_id())
-    merged.mkdir(parents=True, exist_ok=False)
-    for path, run in zip(run_paths, runs, strict=True):
-        for task in run["tasks"]:
-            source = path / "tasks" / task["id"]
-            if source.is_dir():
-                shutil.copytree(source, merged / "tasks" / task["id"])
-        if (path / "cli-logs").is_dir():
-            shutil.copytree(path / "cli-logs", merged / "cli-logs" / run["run_id"])
-    record = _merged_record(merged.name, runs)
-    write_text_atomic(merged / "run.json", json.dumps(record, indent=2, ensure_ascii=False) + "\n")
-    write_reports(merged)
+    if os.path.lexists(merged):
+        raise MergeError(f"{merged} already exists", [run.path for run in runs])
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        building = Path(tempfile.mkdtemp(prefix=f".{merged.name}.", suffix=".merging", dir=out_dir))
+    except OSError as error:
+        reason = f"cannot write in {out_dir}: {error.strerror or error}"
+        raise MergeError(reason, [run.path for run in runs]) from None
+    try:
+        (building / "tasks").mkdir()
+        _copy_shards(runs, building)
+        record = _merged_record(merged.name, runs)
+        text = json.dumps(record, indent=2, ensure_ascii=False) + "\n"
+        write_text_atomic(building / "run.json", text)
+        write_reports(building)
+        building.rename(merged)
+    except OSError as error:  # the disk, $GITHUB_STEP_SUMMARY: nothing half-made is left
+        shutil.rmtree(building, ignore_errors=True)
+        reason = f"writing {merged} failed: {error.strerror or error}"
+        raise MergeError(reason, [run.path for run in runs]) from None
+    except BaseException:
+        shutil.rmtree(building, ignore_errors=True)
+        raise
     return merged
 
 
-def _read_run(path: Path) -> dict[str, Any]:
+def _check_belong_together(runs: Sequence[StoredRun]) -> None:
+    job_files = [_job_file_set(run) for run in runs]
+    if any(files != job_files[0] for files in job_files[1:]):
+        raise MergeError("the shards ran different job files", [run.path for run in runs])
+    owner: dict[str, Path] = {}
+    for run in runs:
+        for task in run.tasks:
+            if task["id"] in owner:
+                reason = f"task {task['id']!r} is in more than one shard"
+                raise MergeError(reason, [owner[task["id"]], run.path])
+            owner[task["id"]] = run.path
+
+
+def _copy_shards(runs: Sequence[StoredRun], building: Path) -> None:
+    """The shards' task folders and CLI logs, into the folder being built."""
+    for run in runs:
+        for task in run.tasks:
+            source = run.path / "tasks" / task["id"]
+            if source.is_dir():
+                _copy(source, building / "tasks" / task["id"])
+        if (run.path / "cli-logs").is_dir():
+            _copy(run.path / "cli-logs", building / "cli-logs" / run.run_id)
+
+
+def _copy(source: Path, destination: Path) -> None:
     try:
-        run: dict[str, Any] = json.loads((path / "run.json").read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise RunNotFoundError(str(path)) from None
-    return run
+        shutil.copytree(source, destination)
+    except shutil.Error as error:  # (source, destination, why) per file that failed
+        failures = error.args[0] if error.args and isinstance(error.args[0], list) else []
+        why = failures[0][-1] if failures and isinstance(failures[0], tuple) else error
+        raise RunFolderError(source, f"cannot be copied: {why}") from None
+    except OSError as error:
+        raise RunFolderError(source, f"cannot be copied: {error.strerror or error}") from None
 
 
-def _job_file_set(run: dict[str, Any]) -> set[tuple[str, str]]:
-    return {(job["path"], job["sha256"]) for job in run["job_files"]}
+def _job_file_set(run: StoredRun) -> set[tuple[str, str]]:
+    return {(job["path"], job["sha256"]) for job in run.record["job_files"]}
 
 
-def _merged_record(run_id: str, runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    tasks = [task for run in runs for task in run["tasks"]]
-    started = min(datetime.fromisoformat(run["started_at"]) for run in runs)
-    finished_times = [run["finished_at"] for run in runs]
-    finished = (
-        max(datetime.fromisoformat(moment) for moment in finished_times)
-        if all(finished_times)
-        else None
-    )
-    state = max((run["state"] for run in runs), key=_STATE_ORDER.index)
-    failures = [f"{run['run_id']}: {run['failure']}" for run in runs if run.get("failure")]
+def _merged_record(run_id: str, runs: Sequence[StoredRun]) -> dict[str, Any]:
+    tasks = [task for run in runs for task in run.tasks]
+    started = min(run.started_at for run in runs)
+    finished_times = [run.finished_at for run in runs]
+    finished = max(t for t in finished_times if t) if all(finished_times) else None
+    # The merged run ended as its worst shard did.
+    state = max((run.record["state"] for run in runs), key=RUN_STATES.index)
+    failures = [
+        f"{run.run_id}: {run.record['failure']}" for run in runs if run.record.get("failure")
+    ]
     return {
         "run_id": run_id,
         "state": state,
         "failure": "; ".join(failures) or None,
-        "merged_from": [run["run_id"] for run in runs],
+        "merged_from": [run.run_id for run in runs],
         "started_at": started.isoformat(),
         "finished_at": finished.isoformat() if finished else None,
         "duration_seconds": round((finished - started).total_seconds(), 3) if finished else None,
-        "job_files": runs[0]["job_files"],
-        "options": {"shards": [run["options"] for run in runs]},
-        "environment": runs[0]["environment"],
+        "job_files": runs[0].record["job_files"],
+        "options": {"shards": [run.record.get("options") for run in runs]},
+        "environment": runs[0].record.get("environment"),
         "totals": totals(tasks),
         "tasks": tasks,
     }

@@ -1,20 +1,24 @@
 """Reports made from a run folder on disk: results.jsonl, summary.md and junit.xml.
 
-They are read from ``run.json`` and each ``tasks/<id>/result.json``, which were redacted
-when written, so nothing here can reveal a secret; and ``merge`` and ``show`` get the same
-reports from folders written by other processes.
+They are read (by :mod:`.run_reader`) from ``run.json`` and each
+``tasks/<id>/result.json``, which were redacted when written, so nothing here can reveal a
+secret; and ``merge`` and ``show`` get the same reports from folders written by other
+processes.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import xml.etree.ElementTree as ElementTree
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from .atomic import write_text_atomic
+from .report import totals
+from .run_reader import read_run
 
 _STATUS_MARK = {
     "ok": "✅ ok",
@@ -25,26 +29,19 @@ _STATUS_MARK = {
     "pending": "… pending",
 }
 _CELL_WIDTH = 100
-
-
-def read_run(run_path: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """run.json and the result.json of each of its tasks (its run.json entry if missing)."""
-    run: dict[str, Any] = json.loads((run_path / "run.json").read_text(encoding="utf-8"))
-    records = []
-    for entry in run["tasks"]:
-        path = run_path / "tasks" / entry["id"] / "result.json"
-        records.append(json.loads(path.read_text(encoding="utf-8")) if path.is_file() else entry)
-    return run, records
+# Characters XML 1.0 cannot hold (answers may carry terminal escapes).
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
 def write_reports(run_path: Path) -> None:
     """Write results.jsonl, summary.md and junit.xml; append the summary to GitHub's step
     summary when ``GITHUB_STEP_SUMMARY`` names a file."""
-    run, records = read_run(run_path)
+    run = read_run(run_path)
+    records = run.results()
     write_text_atomic(run_path / "results.jsonl", results_jsonl(records))
-    summary = summary_markdown(run, records)
+    summary = summary_markdown(run.record, records)
     write_text_atomic(run_path / "summary.md", summary)
-    write_text_atomic(run_path / "junit.xml", junit_xml(run, records))
+    write_text_atomic(run_path / "junit.xml", junit_xml(run.record, records))
     step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if step_summary:
         with open(step_summary, "a", encoding="utf-8") as file:
@@ -75,16 +72,16 @@ def results_jsonl(records: Sequence[Mapping[str, Any]]) -> str:
 
 def summary_markdown(run: Mapping[str, Any], records: Sequence[Mapping[str, Any]]) -> str:
     """The run for people: totals, a table of tasks, findings and outputs, patches."""
-    totals = run["totals"]
+    counted = totals(records)
     counts = ", ".join(
-        f"{totals[status]} {status}" for status in _STATUS_MARK if totals.get(status)
+        f"{counted[status]} {status}" for status in _STATUS_MARK if counted.get(status)
     )
     duration = run.get("duration_seconds")
     lines = [
         f"# copilot-batch run `{run['run_id']}` ({run['state']})",
         "",
-        f"**{totals['tasks']} tasks**: {counts or 'none'} · {totals['total_tokens']} tokens · "
-        f"{totals['tool_calls']} tool calls · {totals['permission_denials']} permission "
+        f"**{counted['tasks']} tasks**: {counts or 'none'} · {counted['total_tokens']} tokens · "
+        f"{counted['tool_calls']} tool calls · {counted['permission_denials']} permission "
         f"denials · {f'{duration:.1f}s' if duration is not None else 'still running'}",
         "",
         "| Task | Status | Duration | Tokens | Tools | Answer or error |",
@@ -189,7 +186,7 @@ def junit_xml(run: Mapping[str, Any], records: Sequence[Mapping[str, Any]]) -> s
             name=record["id"],
             time=f"{record.get('duration_seconds') or 0:.3f}",
         )
-        error = record.get("error") or ""
+        error = _xml_text(record.get("error") or "")
         if record in failing:
             failure = ElementTree.SubElement(
                 case, "failure", message=_cell(error), type=record["status"]
@@ -199,6 +196,11 @@ def junit_xml(run: Mapping[str, Any], records: Sequence[Mapping[str, Any]]) -> s
             ElementTree.SubElement(case, "skipped", message=_cell(error))
         answer = record.get("final_message")
         if answer:
-            ElementTree.SubElement(case, "system-out").text = answer
+            ElementTree.SubElement(case, "system-out").text = _xml_text(answer)
     ElementTree.indent(suite)
     return ElementTree.tostring(suite, encoding="unicode", xml_declaration=True) + "\n"
+
+
+def _xml_text(text: str) -> str:
+    """``text`` without the characters XML cannot hold, so junit.xml stays well-formed."""
+    return _NOT_XML.sub("\ufffd", text)

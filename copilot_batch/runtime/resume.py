@@ -4,18 +4,18 @@ same folder; the others keep their results, and every task keeps its earlier att
 from __future__ import annotations
 
 import dataclasses
-import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ..errors import RunNotFoundError
+from ..errors import RunFolderError
 from ..output.redact import Redactor
 from ..output.run_folder import RunFolder
+from ..output.run_reader import StoredRun, read_result, read_run
 from ..spec import load_jobs
 from .run_state import EarlierRun, RunObserver, RunOptions, wall_time_so_far
 from .runner import RunResult, execute_run, select_tasks
-from .shards import parse_shard
+from .shards import Shard, parse_shard
 
 
 async def resume_run(
@@ -23,23 +23,17 @@ async def resume_run(
 ) -> RunResult:
     """Run again, into ``run_path``, what its run did not finish. The job files are read
     again from the paths run.json names; ``--only`` and ``--shard`` are the run's own."""
-    try:
-        run: dict[str, Any] = json.loads((run_path / "run.json").read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise RunNotFoundError(str(run_path)) from None
-    jobs = load_jobs([job["path"] for job in run["job_files"]])
-    recorded = run["options"]
-    shard = parse_shard(recorded["shard"]) if recorded.get("shard") else None
-    only = tuple(recorded.get("only") or ())
+    run = read_run(run_path)
+    jobs = load_jobs([job["path"] for job in run.record["job_files"]])
+    only, shard = _recorded_selection(run)
     tasks = select_tasks(jobs, only, shard)
-    entries = {entry["id"]: entry for entry in run["tasks"]}
+    entries = {entry["id"]: entry for entry in run.tasks}
 
     kept: dict[str, dict[str, Any]] = {}
     attempts: dict[str, list[dict[str, Any]]] = {}
     again = []
     for task in tasks:
-        result_file = run_path / "tasks" / task.id / "result.json"
-        before = json.loads(result_file.read_text("utf-8")) if result_file.is_file() else None
+        before = read_result(run_path, task.id)
         if (
             before is not None
             and before["status"] == "ok"
@@ -56,12 +50,22 @@ async def resume_run(
         kept=kept,
         attempts=attempts,
         order=[task.id for task in tasks],
-        started_at=datetime.fromisoformat(run["started_at"]),
-        resumed_at=(*run.get("resumed_at", []), datetime.now(UTC).isoformat()),
-        duration_seconds=wall_time_so_far(run),
+        started_at=run.started_at,
+        resumed_at=(*run.record.get("resumed_at", []), datetime.now(UTC).isoformat()),
+        duration_seconds=wall_time_so_far(run.record),
     )
     folder = RunFolder(run_path, Redactor.for_run(s for task in tasks for s in task.secrets))
     options = dataclasses.replace(
         options, out_dir=run_path.parent, run_id=run_path.name, only=only, shard=shard
     )
     return await execute_run(jobs, again, folder, options, observer, earlier)
+
+
+def _recorded_selection(run: StoredRun) -> tuple[tuple[str, ...], Shard | None]:
+    """The run's own ``--only`` and ``--shard``, as run.json recorded them."""
+    recorded = run.record.get("options", {})
+    try:
+        shard = parse_shard(recorded["shard"]) if recorded.get("shard") else None
+    except ValueError as error:
+        raise RunFolderError(run.path / "run.json", str(error), "$.options.shard") from None
+    return tuple(recorded.get("only") or ()), shard

@@ -18,11 +18,13 @@ import anyio
 from copilot import CopilotClient
 from structlog.typing import FilteringBoundLogger
 
+from ..bugs import internal_error
 from ..errors import (
     ConflictingCliUrlsError,
     CopilotBatchError,
     NoAuthError,
     NoTasksSelectedError,
+    RunFolderError,
 )
 from ..output.records import TaskResult, TaskStatus
 from ..output.redact import TOKEN_VARIABLES, Redactor
@@ -169,6 +171,11 @@ async def _execute(
             # The CLI did not start: run.json says so; no task ran.
             state.failure = str(error)
             raise
+        except Exception as error:  # a bug: its traceback in run.log, run.json says failed
+            log.exception("copilot-batch hit a bug")
+            bug = internal_error(error, folder.run_log, redactor)
+            state.failure = f"copilot-batch hit a bug: {bug.error_type}: {bug.message}"
+            raise bug from error
         finally:
             with anyio.CancelScope(shield=True):
                 folder.retire_copilot_home()
@@ -186,7 +193,7 @@ async def _execute(
                 record = state.write_run_json(final)
                 try:
                     write_reports(folder.path)
-                except (OSError, ValueError) as error:  # run.json is written: nothing is lost
+                except (OSError, ValueError, RunFolderError) as error:  # run.json is written
                     log.error("writing reports failed", error=repr(error))
                 log.info("run finished", state=final, totals=record["totals"])
 

@@ -13,7 +13,6 @@ which is never touched while the run lasts.
 from __future__ import annotations
 
 import fnmatch
-import json
 import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,7 +21,8 @@ from typing import Any
 
 import anyio
 
-from ..errors import PatchApplyError, WorkspaceError
+from ..errors import PatchApplyError, RunFolderError, WorkspaceError
+from ..output.run_reader import read_result, read_run
 from ..spec import TaskSpec
 from .git import git, git_paths, git_succeeds, repository_top
 from .workspace_files import CopiedFiles, copy_files, files_to_copy, measure
@@ -211,21 +211,51 @@ class AppliedPatch:
 
 async def apply_run(run_path: Path, only: Sequence[str] = ()) -> list[AppliedPatch]:
     """Apply the patches of a run's ``ok`` tasks (those matching ``only``) to their sources,
-    in run order. A patch that does not apply is refused and the others still go ahead."""
-    run = json.loads((run_path / "run.json").read_text(encoding="utf-8"))
+    in run order. A patch that does not apply is refused and the others still go ahead.
+    Every patch is found (and the run folder checked) before the first is applied."""
     applied: list[AppliedPatch] = []
-    for entry in run["tasks"]:
+    for patch in patches_of(run_path, only):
+        try:
+            done = await apply_patch(patch.file, patch.root)
+        except PatchApplyError as error:
+            applied.append(AppliedPatch(patch.task_id, patch.files, error))
+        else:
+            applied.append(AppliedPatch(patch.task_id, patch.files, already_applied=not done))
+    return applied
+
+
+@dataclass(frozen=True)
+class TaskPatch:
+    """A task's changes.patch, the folder it applies to, and the files it changes."""
+
+    task_id: str
+    file: Path
+    root: Path
+    files: list[str]
+
+
+def patches_of(run_path: Path, only: Sequence[str] = ()) -> list[TaskPatch]:
+    """The patches of the run's ``ok`` tasks matching ``only``, in run order."""
+    patches = []
+    for entry in read_run(run_path).tasks:
         task_id = entry["id"]
         if entry["status"] != "ok" or not entry.get("patch"):
             continue
         if only and not any(fnmatch.fnmatchcase(task_id, pattern) for pattern in only):
             continue
-        record = json.loads((run_path / "tasks" / task_id / "result.json").read_text("utf-8"))
-        patch_root = Path(record["workspace"]["patch_root"])
-        try:
-            done = await apply_patch(run_path / record["patch"], patch_root)
-        except PatchApplyError as error:
-            applied.append(AppliedPatch(task_id, record["changed_files"], error))
-        else:
-            applied.append(AppliedPatch(task_id, record["changed_files"], already_applied=not done))
-    return applied
+        result_file = run_path / "tasks" / task_id / "result.json"
+        record = read_result(run_path, task_id)
+        if record is None:
+            raise RunFolderError(result_file, "is missing: the task has a patch")
+        if not record.get("workspace") or not record.get("patch"):
+            problem = "names no workspace (patch_root) and patch, though run.json lists a patch"
+            raise RunFolderError(result_file, problem)
+        patch_file = run_path / record["patch"]
+        if not patch_file.is_file():
+            raise RunFolderError(patch_file, "is missing or not a file")
+        root = Path(record["workspace"]["patch_root"])
+        if not (root.is_absolute() and root.is_dir()):
+            problem = f"{str(root)!r} is not the absolute path of a folder"
+            raise RunFolderError(result_file, problem, "$.workspace.patch_root")
+        patches.append(TaskPatch(task_id, patch_file, root, record.get("changed_files", [])))
+    return patches

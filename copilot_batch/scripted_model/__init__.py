@@ -2,7 +2,7 @@
 
 Tests, the offline demo and ``copilot-batch run --replay`` point sessions at it so the
 real Copilot CLI runs its full agent loop without a network or a GitHub login. It uses
-nothing from the rest of copilot-batch but its errors.
+nothing from the rest of copilot-batch but its errors and its file reader.
 """
 
 from ..errors import ScriptError

@@ -51,9 +51,12 @@ _COMPACTION_PROMPT = re.compile(
 # without front matter depending on the CLI version. A script names the skill only.
 SKILL_CONTEXT_PLACEHOLDER = "${skill_context}"
 _SKILL_CONTEXT = re.compile(r"(<skill-context\b[^>]*>).*?(</skill-context>)", re.DOTALL)
-_LARGE_OUTPUT_NAME = re.compile(r"\d+-copilot-tool-output-[a-z0-9.]+")
+# Each starts only where a run of digits or a path begins: tried at every character of a
+# long run, they would take quadratic time (minutes on 200 KB of minified JSON).
+_LARGE_OUTPUT_NAME = re.compile(r"(?<!\d)\d+-copilot-tool-output-[a-z0-9.]+")
 _LARGE_OUTPUT_PATH = re.compile(
-    r"[^\s\"'`]*[\\/]session-state[\\/]temp[\\/]PLACEHOLDER-copilot-tool-output-PLACEHOLDER"
+    r"(?<![^\s\"'`])[^\s\"'`]*[\\/]session-state[\\/]temp[\\/]"
+    r"PLACEHOLDER-copilot-tool-output-PLACEHOLDER"
 )
 _SHELL_EXIT_MARKER = re.compile(r"<shellId:\s*[^>\r\n]+?\s+completed with exit code (-?\d+)>")
 _INTERRUPTED = re.compile(
@@ -138,7 +141,7 @@ def normalize_tool_result(text: str) -> str:
     """Unwrap the success envelope, canonicalise JSON, and blank out run-specific details."""
     try:
         parsed = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested too deeply for it
         result = text.strip()
     else:
         if (
@@ -175,7 +178,7 @@ def normalize_arguments(arguments: str) -> str:
         return "{}"
     try:
         return json.dumps(json.loads(arguments), separators=(",", ":"), ensure_ascii=False)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested too deeply for it
         return arguments
 
 

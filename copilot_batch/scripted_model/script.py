@@ -16,12 +16,15 @@ from typing import Any
 import yaml
 
 from ..errors import ScriptError
+from ..files import read_regular_file
 from .normalize import Message, normalize_messages
 
 _ROLES = ("system", "user", "assistant", "tool")
 _TOP_KEYS = {"models", "conversations"}
 _MESSAGE_KEYS = {"role", "content", "tool_calls", "tool_call_id"}
 _CALL_KEYS = {"id", "type", "function"}
+# As large as a request the server takes (server.py); recordings are a few kilobytes.
+MAX_SCRIPT_BYTES = 64 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,10 @@ def parse_script(text: str, path: Path) -> Script:
         line = mark.line + 1 if mark is not None else None
         raise ScriptError(path, line, f"not valid YAML: {error.problem or error}") from None
     except yaml.YAMLError as error:
+        raise ScriptError(path, None, f"not valid YAML: {error}") from None
+    except RecursionError:
+        raise ScriptError(path, None, "not valid YAML: nested too deeply") from None
+    except ValueError as error:  # an integer of more digits than Python converts
         raise ScriptError(path, None, f"not valid YAML: {error}") from None
 
     def fail(where: Any, message: str) -> ScriptError:
@@ -148,9 +155,12 @@ def _check_message(message: Any, where: str, parent: Any, fail: _Fail) -> None:
 def load_script(path: Path) -> Script:
     """Read and parse one script file."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise ScriptError(path, None, f"cannot read the script: {error}") from None
+        text = read_regular_file(path, MAX_SCRIPT_BYTES).decode("utf-8")
+    except UnicodeDecodeError as error:
+        problem = f"the script is not UTF-8 text (byte {error.start})"
+        raise ScriptError(path, None, problem) from None
+    except (OSError, ValueError) as error:  # ValueError: a NUL in the path
+        raise ScriptError(path, None, f"cannot read the script: {_reason(error)}") from None
     return parse_script(text, path)
 
 
@@ -160,13 +170,23 @@ def load_scripts(paths: Iterable[str | Path]) -> list[Script]:
     scripts: list[Script] = []
     for given in paths:
         path = Path(given)
-        if path.is_dir():
-            files = sorted(
-                p for p in path.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file()
-            )
-            if not files:
-                raise ScriptError(path, None, "the folder holds no *.yaml or *.yml script")
-            scripts.extend(load_script(p) for p in files)
-        else:
-            scripts.append(load_script(path))
+        try:
+            files = _script_files(path)
+        except (OSError, ValueError) as error:
+            raise ScriptError(path, None, f"cannot read the script: {_reason(error)}") from None
+        scripts.extend(load_script(file) for file in files)
     return scripts
+
+
+def _script_files(path: Path) -> list[Path]:
+    """``path`` itself, or the script files of the folder it names."""
+    if not path.is_dir():
+        return [path]
+    files = sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
+    if not files:
+        raise ScriptError(path, None, "the folder holds no *.yaml or *.yml script")
+    return files
+
+
+def _reason(error: Exception) -> str:
+    return (error.strerror if isinstance(error, OSError) else None) or str(error)

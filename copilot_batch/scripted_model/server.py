@@ -45,6 +45,7 @@ import anyio
 import anyio.abc
 from aiohttp import web
 
+from ..errors import ModelServerError
 from .matcher import Diagnosis, find_reply
 from .normalize import Message, expand_reply, normalize_messages, working_directory
 from .script import Script
@@ -231,7 +232,8 @@ class ScriptedModel:
     @property
     def base_url(self) -> str:
         """The provider ``base_url`` for sessions: ``http://HOST:PORT/v1``."""
-        return f"http://{self._host}:{self._port}/v1"
+        host = f"[{self._host}]" if ":" in self._host else self._host  # IPv6
+        return f"http://{host}:{self._port}/v1"
 
     @property
     def requests(self) -> list[RequestRecord]:
@@ -285,7 +287,12 @@ class ScriptedModel:
             app, access_log=None, handler_cancellation=True, shutdown_timeout=_SHUTDOWN_TIMEOUT
         )
         await self._runner.setup()
-        await web.TCPSite(self._runner, self._host, self._port).start()
+        try:
+            await web.TCPSite(self._runner, self._host, self._port).start()
+        except (OSError, UnicodeError, ValueError) as error:  # UnicodeError: a bad host name
+            await self.stop()
+            reason = error.strerror if isinstance(error, OSError) and error.strerror else error
+            raise ModelServerError(self._host, self._port, str(reason)) from None
         self._port = self._runner.addresses[0][1]
 
     async def stop(self) -> None:

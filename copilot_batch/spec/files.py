@@ -13,6 +13,7 @@ import os
 import stat
 from pathlib import Path
 
+from ..files import read_regular_file
 from .located_yaml import LocatedDocument, position_of, read_yaml
 
 MAX_FILE_BYTES = 1024 * 1024  # a job file, a prompt file, a matrix or schema file, a SKILL.md
@@ -31,15 +32,10 @@ def read_text(path: Path) -> str:
     """The UTF-8 text of the regular file ``path``, of at most ``MAX_FILE_BYTES``."""
     _regular(_status(path))
     try:
-        # O_NONBLOCK: if a FIFO took the file's place since, opening it does not wait.
-        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        # Checked again as it is read: a FIFO may have taken the file's place since.
+        data = read_regular_file(path, MAX_FILE_BYTES)
     except OSError as exc:
         raise ValueError(f"cannot be read: {exc.strerror}") from None
-    with os.fdopen(descriptor, "rb") as file:
-        _regular(os.fstat(file.fileno()))
-        data = file.read(MAX_FILE_BYTES + 1)
-    if len(data) > MAX_FILE_BYTES:
-        raise ValueError(_too_big(len(data)))
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
-from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from run_records import task_record, write_run
 
 from copilot_batch.cli import main
 from copilot_batch.output.reports import write_reports
@@ -19,48 +19,17 @@ FINDINGS = {
 }
 
 
-def task(task_id: str, status: str, **fields: Any) -> dict[str, Any]:
-    record: dict[str, Any] = {
-        "id": task_id,
-        "job": "demo",
-        "status": status,
-        "duration_seconds": 1.5,
-        "final_message": None,
-        "usage": {"total_tokens": 10},
-        "tool_calls": 1,
-        "permission_denials": 0,
-        "error": None,
-        "output": None,
-        "changed_files": [],
-        "patch": None,
-        "matrix": {"n": task_id},
-    }
-    record.update(fields)
-    return record
-
-
 @pytest.fixture
 def run_folder(tmp_path: Path) -> Path:
     records = [
-        task("review", "ok", output=FINDINGS, final_message="```json\n{}\n```"),
-        task("docs", "ok", final_message="Documented.\nMore.", changed_files=["m.py"],
-             patch="tasks/docs/changes.patch"),
-        task("broken", "failed", error="query (HTTP 500): boom | bang\nsecond line"),
-        task("later", "cancelled", error="the run was interrupted before the task started"),
+        task_record("review", "ok", output=FINDINGS, final_message="```json\n{}\n```"),
+        task_record("docs", "ok", final_message="Documented.\nMore.", changed_files=["m.py"],
+                    patch="tasks/docs/changes.patch"),
+        task_record("broken", "failed", error="query (HTTP 500): boom | bang\nsecond line"),
+        task_record("later", "cancelled",
+                    error="the run was interrupted before the task started"),
     ]  # fmt: skip
-    run = {
-        "run_id": "r1",
-        "state": "interrupted",
-        "duration_seconds": 4.0,
-        "totals": {"tasks": 4, "ok": 2, "failed": 1, "cancelled": 1, "total_tokens": 40,
-                   "tool_calls": 4, "permission_denials": 0},
-        "tasks": [{"id": r["id"], "status": r["status"]} for r in records],
-    }  # fmt: skip
-    (tmp_path / "run.json").write_text(json.dumps(run))
-    for record in records:
-        (tmp_path / "tasks" / record["id"]).mkdir(parents=True)
-        (tmp_path / "tasks" / record["id"] / "result.json").write_text(json.dumps(record))
-    return tmp_path
+    return write_run(tmp_path / "r1", records, state="interrupted", duration_seconds=4.0)
 
 
 def test_reports_from_a_run_folder(run_folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -103,10 +72,49 @@ def test_show_prints_the_summary_or_one_task(run_folder: Path) -> None:
     assert summary.exit_code == 0, summary.output
     assert "copilot-batch run `r1`" in summary.output
     by_id = CliRunner().invoke(main, ["show", "r1", "broken", "--out", str(run_folder.parent)])
-    assert by_id.exit_code == 2  # the folder is not named r1: the id does not resolve
+    assert by_id.exit_code == 0, by_id.output
+    assert "boom | bang" in by_id.output
+    elsewhere = CliRunner().invoke(main, ["show", "r1", "--out", str(run_folder)])
+    assert elsewhere.exit_code == 2
+    assert elsewhere.stderr == "error: no run folder (with a run.json) at r1\n"
     one = CliRunner().invoke(main, ["show", str(run_folder), "review"])
     assert one.exit_code == 0, one.output
     assert '"severity": "critical"' in one.output
     missing = CliRunner().invoke(main, ["show", str(run_folder), "nope"])
     assert missing.exit_code == 2
     assert f"run {run_folder} has no task 'nope'" in missing.output
+
+
+def test_show_without_summary_md_prints_the_summary_from_run_json(run_folder: Path) -> None:
+    write_reports(run_folder)
+    written = (run_folder / "summary.md").read_text()
+    (run_folder / "summary.md").unlink()
+    shown = CliRunner().invoke(main, ["show", str(run_folder)])
+    assert shown.exit_code == 0, shown.output
+    assert shown.output == written
+    assert not (run_folder / "summary.md").exists()  # show reads; it writes nothing
+
+
+def test_show_of_a_task_with_a_broken_result_names_the_file_and_field(run_folder: Path) -> None:
+    result_file = run_folder / "tasks" / "review" / "result.json"
+    record = json.loads(result_file.read_text())
+    record["usage"]["total_tokens"] = "many"
+    result_file.write_text(json.dumps(record))
+    shown = CliRunner().invoke(main, ["show", str(run_folder), "review"])
+    assert (shown.exit_code, shown.stdout) == (2, "")
+    assert shown.stderr == (
+        f'error: {result_file}: $.usage.total_tokens: expected integer, found "many"\n'
+    )
+    result_file.write_text(result_file.read_text()[:100])
+    shown = CliRunner().invoke(main, ["show", str(run_folder), "review"])
+    assert shown.stderr.startswith(f"error: {result_file} is not valid JSON (line ")
+
+
+def test_text_xml_cannot_hold_is_replaced_in_junit_xml(tmp_path: Path) -> None:
+    answer = "colour \x1b[31mred\x1b[0m and a bell \x07"
+    folder = write_run(tmp_path / "r", [task_record("a", final_message=answer)])
+    write_reports(folder)
+    suite = ElementTree.parse(folder / "junit.xml").getroot()
+    assert suite.findtext("testcase/system-out") == answer.replace("\x1b", "\ufffd").replace(
+        "\x07", "\ufffd"
+    )

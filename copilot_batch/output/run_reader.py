@@ -1,0 +1,333 @@
+"""Reading run folders back: ``run.json`` and ``tasks/<id>/result.json``.
+
+Every command that reads a run folder (``show``, ``resume``, ``apply``, ``merge`` and the
+reports) reads it here. A run folder may come from another process, another machine or
+an older version, or be damaged, so each file is checked before anything uses it: a
+regular file of bounded size, UTF-8 JSON, the shape copilot-batch writes (a JSON Schema),
+times with their UTC offset. A file that is not gives a :class:`RunFolderError` naming the
+file and the field; nothing reads past it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator, FormatChecker
+from jsonschema.exceptions import ValidationError, best_match
+
+from ..errors import RunFolderError, RunNotFoundError
+from ..files import read_regular_file
+from .records import TaskStatus
+
+# Far above what copilot-batch writes (docs/reliability.md): a guard against a runaway
+# file, not a limit runs meet.
+MAX_RECORD_BYTES = 1024 * 1024 * 1024
+# Run ids and task ids name folders: one path component, no "." or "..", no separators.
+NAME_PATTERN = r"^(?!\.\.?$)[A-Za-z0-9._-]{1,128}$"
+# How a run ended (``running`` until its last write), from best to worst.
+RUN_STATES = ("finished", "timed_out", "interrupted", "failed", "running")
+_TIME_FORMAT = "time with UTC offset"
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def name_problem(name: str, what: str) -> str | None:
+    """Why ``name`` cannot name a run's or a task's folder, or None."""
+    if re.fullmatch(NAME_PATTERN, name):
+        return None
+    return (
+        f"{what} {_short(name)} must be 1 to 128 letters, digits, '.', '_' or '-', "
+        "and not '.' or '..'"
+    )
+
+
+def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` or null. (Not anyOf: its errors would be about null.)"""
+    return {**schema, "type": [schema["type"], "null"]}
+
+
+_COUNT = {"type": "integer", "minimum": 0}
+_TIME = {"type": "string", "format": _TIME_FORMAT}
+_TEXT = {"type": "string"}
+_NAME = {
+    "type": "string",
+    "pattern": NAME_PATTERN,
+    "x-expected": "a name of letters, digits, '.', '_' or '-'",
+}
+_USAGE = {
+    "type": "object",
+    "required": ["input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens",
+                 "total_tokens"],
+    "properties": {key: _COUNT for key in ("input_tokens", "output_tokens", "cache_read_tokens",
+                                            "cache_write_tokens", "total_tokens")},
+}  # fmt: skip
+_ATTEMPT = {
+    "type": "object",
+    "properties": {
+        "attempt": _COUNT,
+        "status": {"enum": [str(status) for status in TaskStatus]},
+        "started_at": _nullable(_TIME),
+        "finished_at": _nullable(_TIME),
+        "error": _nullable(_TEXT),
+    },
+}
+_AUDIT_ENTRY = {
+    "type": "object",
+    "required": ["decision", "kind", "target", "rule"],
+    "properties": {key: _TEXT for key in ("decision", "kind", "target", "rule")},
+}
+# A task as run.json lists it; result.json adds the expanded spec, audit and workspace.
+TASK_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["id", "job", "status", "usage", "tool_calls", "permission_denials"],
+    "properties": {
+        "id": _NAME,
+        "job": _TEXT,
+        "status": {"enum": [str(status) for status in TaskStatus]},
+        "started_at": _nullable(_TIME),
+        "finished_at": _nullable(_TIME),
+        "duration_seconds": _nullable({"type": "number", "minimum": 0}),
+        "final_message": _nullable(_TEXT),
+        "usage": _USAGE,
+        "tool_calls": _COUNT,
+        "permission_denials": _COUNT,
+        "error": _nullable(_TEXT),
+        "error_type": _nullable(_TEXT),
+        "attempt": _COUNT,
+        "changed_files": {"type": "array", "items": _TEXT},
+        "patch": _nullable(
+            {
+                "type": "string",
+                "pattern": r"^tasks/[^/]+/changes\.patch$",
+                "x-expected": "tasks/<id>/changes.patch",
+            }
+        ),
+        "matrix": {"type": "object"},
+        "prompt": _TEXT,
+        "options": {"type": "object"},
+        "spec_hash": _TEXT,
+        "session_id": _nullable(_TEXT),
+        "permission_audit": {"type": "array", "items": _AUDIT_ENTRY},
+        "workspace": _nullable(
+            {"type": "object", "required": ["patch_root"], "properties": {"patch_root": _TEXT}}
+        ),
+        "status_code": _nullable({"type": "integer"}),
+        "attempts": {"type": "array", "items": _ATTEMPT},
+    },
+}
+RUN_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["run_id", "state", "started_at", "job_files", "tasks"],
+    "properties": {
+        "run_id": _NAME,
+        "state": {"enum": list(RUN_STATES)},
+        "failure": _nullable(_TEXT),
+        "started_at": _TIME,
+        "finished_at": _nullable(_TIME),
+        "duration_seconds": _nullable({"type": "number", "minimum": 0}),
+        "job_files": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["path", "sha256"],
+                "properties": {
+                    "path": {"type": "string", "pattern": "^[^\\x00]+$", "x-expected": "a path"},
+                    "sha256": _TEXT,
+                },
+            },
+        },
+        "options": {
+            "type": "object",
+            "properties": {
+                "only": {"type": "array", "items": _TEXT},
+                "shard": _nullable({"type": "string", "pattern": r"^[0-9]{1,9}/[0-9]{1,9}$"}),
+            },
+        },
+        "environment": {"type": "object"},
+        "resumed_at": {"type": "array", "items": _TIME},
+        "tasks": {"type": "array", "items": TASK_SCHEMA},
+    },
+}
+
+
+@dataclass(frozen=True)
+class StoredRun:
+    """A run folder's ``run.json``, checked; ``record`` is its content."""
+
+    path: Path
+    record: dict[str, Any]
+
+    @property
+    def run_id(self) -> str:
+        run_id: str = self.record["run_id"]
+        return run_id
+
+    @property
+    def tasks(self) -> list[dict[str, Any]]:
+        """run.json's task entries, in run order."""
+        tasks: list[dict[str, Any]] = self.record["tasks"]
+        return tasks
+
+    @property
+    def started_at(self) -> datetime:
+        return datetime.fromisoformat(self.record["started_at"])
+
+    @property
+    def finished_at(self) -> datetime | None:
+        finished = self.record.get("finished_at")
+        return datetime.fromisoformat(finished) if finished else None
+
+    def results(self) -> list[dict[str, Any]]:
+        """Each task's result.json, or its run.json entry when it has none, in run order."""
+        return [read_result(self.path, entry["id"]) or entry for entry in self.tasks]
+
+
+def read_run(folder: Path) -> StoredRun:
+    """``folder``'s run.json, checked. RunNotFoundError when there is none."""
+    path = folder / "run.json"
+    if not os.path.lexists(path):
+        raise RunNotFoundError(str(folder))
+    record = _read_checked(path)
+    ids = [entry["id"] for entry in record["tasks"]]
+    if len(set(ids)) < len(ids):
+        repeated = next(task_id for task_id, count in Counter(ids).items() if count > 1)
+        raise RunFolderError(path, f"lists task {repeated!r} more than once", "$.tasks")
+    tasks_folder = folder / "tasks"
+    if ids and not tasks_folder.is_dir():
+        what = "is not a folder" if os.path.lexists(tasks_folder) else "is missing"
+        raise RunFolderError(tasks_folder, f"{what}, though the run has {len(ids)} task(s)")
+    return StoredRun(folder, record)
+
+
+def read_result(folder: Path, task_id: str) -> dict[str, Any] | None:
+    """The task's result.json in the run ``folder``, checked; None if there is no file."""
+    path = folder / "tasks" / task_id / "result.json"
+    if not os.path.lexists(path):
+        return None
+    record = _read_checked(path)
+    if record["id"] != task_id:
+        found = _short(record["id"])
+        raise RunFolderError(path, f"expected {task_id!r} (its folder), found {found}", "$.id")
+    return record
+
+
+def read_summary(folder: Path) -> str | None:
+    """summary.md's text, or None when it is missing or not a readable UTF-8 file."""
+    try:
+        return _read_bytes(folder / "summary.md").decode("utf-8")
+    except (RunFolderError, UnicodeDecodeError):
+        return None
+
+
+def _read_checked(path: Path) -> dict[str, Any]:
+    """A run.json or result.json, checked against its schema."""
+    data = _parse(path, _read_bytes(path))
+    error = best_match(_validator(path.name).iter_errors(data))
+    if error is not None:
+        raise RunFolderError(path, _message(error), _json_path(error.absolute_path))
+    checked: dict[str, Any] = data
+    return checked
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        return read_regular_file(path, MAX_RECORD_BYTES)
+    except FileNotFoundError:
+        raise RunFolderError(path, "is missing") from None
+    except OSError as error:
+        raise RunFolderError(path, f"cannot be read: {error.strerror or error}") from None
+
+
+def _parse(path: Path, data: bytes) -> Any:
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise RunFolderError(path, f"is not UTF-8 text (byte {error.start})") from None
+    try:
+        value = json.loads(text, parse_constant=_refuse_constant)
+        if _SURROGATE_ESCAPE.search(text):  # a pair is one character; half of one is none
+            json.dumps(value, ensure_ascii=False).encode("utf-8")
+        return value
+    except UnicodeEncodeError:
+        raise RunFolderError(
+            path, "holds half of a UTF-16 surrogate pair (\\ud800-\\udfff)"
+        ) from None
+    except json.JSONDecodeError as error:
+        where = f"line {error.lineno}, column {error.colno}"
+        raise RunFolderError(path, f"is not valid JSON ({where}: {error.msg})") from None
+    except ValueError as error:  # an integer of more digits than Python converts
+        raise RunFolderError(path, f"is not valid JSON: {_one_line(str(error))}") from None
+    except RecursionError:
+        raise RunFolderError(path, "is not valid JSON: nested too deeply") from None
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+@cache
+def _validator(file_name: str) -> Draft202012Validator:
+    """The validator of run.json or of result.json, which checks times as times."""
+    checker = FormatChecker(formats=())
+    checker.checks(_TIME_FORMAT, raises=ValueError)(_check_time)
+    schema = RUN_SCHEMA if file_name == "run.json" else TASK_SCHEMA
+    return Draft202012Validator(schema, format_checker=checker)
+
+
+def _check_time(value: object) -> bool:
+    """An ISO 8601 time with its UTC offset: naive times cannot be compared with others."""
+    if not isinstance(value, str):
+        return True
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"{_short(value)} is not an ISO 8601 time") from None
+    if moment.tzinfo is None:
+        raise ValueError(f"{_short(value)} is a time without a UTC offset")
+    return True
+
+
+def _message(error: ValidationError) -> str:
+    """One short line: the offending value shortened, whatever its size."""
+    if error.validator == "format" and error.cause is not None:
+        return _one_line(str(error.cause))
+    found = _short(error.instance)
+    rule: Any = error.validator_value
+    expected = error.schema.get("x-expected") if isinstance(error.schema, dict) else None
+    if expected:
+        return f"expected {expected}, found {found}"
+    if error.validator == "type":
+        return f"expected {' or '.join([rule] if isinstance(rule, str) else rule)}, found {found}"
+    if error.validator == "enum":
+        return f"expected one of {', '.join(str(choice) for choice in rule)}, found {found}"
+    if error.validator == "required":
+        instance: Any = error.instance
+        missing = next(key for key in rule if key not in instance)
+        return f"misses the key {missing!r}"
+    return _one_line(f"{found}: {error.validator} {rule}")
+
+
+def _json_path(parts: Sequence[str | int]) -> str:
+    return "$" + "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in parts)
+
+
+def _short(value: Any, width: int = 60) -> str:
+    """A value as JSON, cut to ``width`` characters: messages stay one short line."""
+    try:
+        text = json.dumps(value, ensure_ascii=True)
+    except (TypeError, ValueError, RecursionError):
+        text = repr(type(value))
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _one_line(text: str, width: int = 300) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= width else line[: width - 1] + "…"
