@@ -74,7 +74,7 @@ def cli_url_is_valid(url: str) -> bool:
             return False
     elif not _HOST_NAME.fullmatch(host):
         return False
-    return port.isascii() and port.isdigit() and 0 < int(port) <= 65535
+    return port.isascii() and port.isdigit() and len(port) <= 5 and 0 < int(port) <= 65535
 
 
 def from_environment(

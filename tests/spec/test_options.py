@@ -375,7 +375,8 @@ def test_a_cli_url_names_a_port_and_maybe_a_host(url: str) -> None:
 @pytest.mark.parametrize(
     "url",
     ["not a url", "http://", "host:99999", "host:0", "::1", "a:b:c", " ", "h:", "[::1]",
-     "[nope]:80", "http://h:80/path", "ftp://h:1", "-1", "99999", "h:+80", "h:٨٠", "a b:80"],
+     "[nope]:80", "http://h:80/path", "ftp://h:1", "-1", "99999", "h:+80", "h:٨٠", "a b:80",
+     "h:" + "0" * 5000],
 )  # fmt: skip
 def test_a_cli_url_the_sdk_cannot_use_is_refused(folder: Path, url: str) -> None:
     assert not cli_url_is_valid(url)
