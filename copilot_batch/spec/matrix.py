@@ -36,41 +36,37 @@ from .problems import Problems, Where
 RESERVED_KEYS = ("include", "exclude")
 
 
-class WrittenInt(int):
-    """An integer from a matrix that renders as it was written (``08``, ``0x1F``)."""
+class _AsWritten:
+    """A matrix number that renders as it was written, and is a number otherwise."""
 
     text: str
+
+    def __str__(self) -> str:
+        return self.text
+
+    def __format__(self, spec: str) -> str:
+        return self.text if not spec else super().__format__(spec)
+
+
+class WrittenInt(_AsWritten, int):
+    """An integer from a matrix that renders as it was written (``08``, ``0x1F``)."""
 
     def __new__(cls, value: int, text: str) -> WrittenInt:
         number = super().__new__(cls, value)
         number.text = text
         return number
 
-    def __str__(self) -> str:
-        return self.text
-
-    def __format__(self, spec: str) -> str:
-        return self.text if not spec else super().__format__(spec)
-
     def __reduce__(self) -> tuple[type[WrittenInt], tuple[int, str]]:
         return WrittenInt, (int(self), self.text)
 
 
-class WrittenFloat(float):
+class WrittenFloat(_AsWritten, float):
     """A number from a matrix that renders as it was written (``3.10``, ``1e3``)."""
-
-    text: str
 
     def __new__(cls, value: float, text: str) -> WrittenFloat:
         number = super().__new__(cls, value)
         number.text = text
         return number
-
-    def __str__(self) -> str:
-        return self.text
-
-    def __format__(self, spec: str) -> str:
-        return self.text if not spec else super().__format__(spec)
 
     def __reduce__(self) -> tuple[type[WrittenFloat], tuple[float, str]]:
         return WrittenFloat, (float(self), self.text)
