@@ -33,7 +33,7 @@ from .runtime.task_runs import EXIT_INTERRUPTED
 from .runtime.workspaces import apply_run
 from .scripted_model import load_scripts, serve_forever
 from .spec import JobSpec, TaskSpec, job_schema, load_jobs, parse_duration, resolve_job_paths
-from .spec.skills import Skill, discover_skills
+from .spec.skills import Skill, SkillError, discover_skills
 
 MAX_CLIENTS = 256  # Copilot CLI processes one run may start (--clients)
 
@@ -394,7 +394,11 @@ def skills(paths: tuple[str, ...]) -> None:
     disabled: dict[Skill, list[str]] = {}
     for task in (task for job in _load(paths) for task in job.tasks):
         for directory in task.skill_directories:
-            for skill in discover_skills(directory):
+            try:
+                found = discover_skills(directory)
+            except SkillError as error:  # changed since the job file was loaded
+                _fail(str(error), 2)
+            for skill in found:
                 chosen = disabled if skill.name in task.disabled_skills else loading
                 chosen.setdefault(skill, []).append(task.id)
     if not loading and not disabled:
