@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import time
 from pathlib import Path
 
@@ -13,6 +12,7 @@ import anyio
 import pytest
 import yaml
 from click.testing import CliRunner
+from git_helpers import branches, git, worktrees
 from hypothesis import given
 from hypothesis import strategies as st
 from run_helpers import one_tool_conversation
@@ -23,25 +23,6 @@ from copilot_batch.output.redact import Redactor
 from copilot_batch.output.run_folder import RunFolder
 from copilot_batch.runtime.clean import parse_age
 from copilot_batch.runtime.workspaces import WorkspaceManager
-
-
-def git(*arguments: str, cwd: Path) -> str:
-    return subprocess.run(
-        ["git", "-c", "user.name=t", "-c", "user.email=t@t", *arguments],
-        cwd=cwd, check=True, capture_output=True, text=True,
-    ).stdout  # fmt: skip
-
-
-def branches(repository: Path) -> list[str]:
-    listing = git(
-        "branch", "--list", "copilot-batch/*", "--format=%(refname:short)", cwd=repository
-    )
-    return listing.split()
-
-
-def worktree_count(repository: Path) -> int:
-    listing = git("worktree", "list", "--porcelain", cwd=repository)
-    return sum(line.startswith("worktree ") for line in listing.splitlines())
 
 
 def clean(*arguments: str) -> tuple[int, str]:
@@ -140,7 +121,7 @@ def test_clean_removes_what_a_killed_run_left(tmp_path: Path, repository: Path) 
     for task in worktree_tasks(tmp_path, "a", "b"):
         anyio.run(manager.prepare, task)
     killed_run(run)
-    assert worktree_count(repository) == 3 and len(branches(repository)) == 2
+    assert len(worktrees(repository)) == 3 and len(branches(repository)) == 2
 
     code, output = clean(str(run))
     assert code == 0, output
@@ -151,7 +132,7 @@ def test_clean_removes_what_a_killed_run_left(tmp_path: Path, repository: Path) 
         f"{run.resolve()}: removed branch copilot-batch/r1/{name} in {repository}"
         for name in ("a", "b")
     ] + [f"{run.resolve()}: removed folder {run.resolve()}/workspaces"]  # fmt: skip
-    assert worktree_count(repository) == 1 and branches(repository) == []
+    assert len(worktrees(repository)) == 1 and branches(repository) == []
     assert not (run / "workspaces").exists() and (run / "run.json").is_file()
 
 

@@ -3,24 +3,16 @@ less workspace_exclude; and how much was copied."""
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
+from git_helpers import git
 
 from copilot_batch import load_jobs
 from copilot_batch.runtime.workspace_files import CopiedFiles, copy_files, files_to_copy
 from copilot_batch.runtime.workspaces import WorkspaceManager
 
 pytestmark = [pytest.mark.anyio]
-
-
-def git(*arguments: str, cwd: Path) -> str:
-    return subprocess.run(
-        ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-c", "protocol.file.allow=always",
-         *arguments],
-        cwd=cwd, check=True, capture_output=True, text=True,
-    ).stdout  # fmt: skip
 
 
 def write(root: Path, files: dict[str, str]) -> None:

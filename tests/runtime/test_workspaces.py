@@ -3,13 +3,13 @@ changes, the source is never touched, and each task's patch applies with git."""
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 from click.testing import CliRunner
+from git_helpers import git
 from run_helpers import one_tool_conversation, read_json, run_job
 
 from copilot_batch import TaskStatus
@@ -20,13 +20,6 @@ from copilot_batch.runtime.workspaces import apply_patch
 pytestmark = [pytest.mark.cli]
 
 WRITERS = 3
-
-
-def git(*arguments: str, cwd: Path) -> str:
-    return subprocess.run(
-        ["git", "-c", "user.name=t", "-c", "user.email=t@t", *arguments],
-        cwd=cwd, check=True, capture_output=True, text=True,
-    ).stdout  # fmt: skip
 
 
 def edit_conversation(task_id: str, replacement: str) -> dict[str, Any]:

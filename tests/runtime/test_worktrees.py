@@ -4,33 +4,16 @@ what a killed run left in the repository never blocks the next run."""
 from __future__ import annotations
 
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
+from git_helpers import branches, git, worktrees
 
 from copilot_batch import TaskSpec, load_jobs
 from copilot_batch.errors import WorkspaceError
 from copilot_batch.runtime.workspaces import WorkspaceManager
 
 pytestmark = [pytest.mark.anyio]
-
-
-def git(*arguments: str, cwd: Path) -> str:
-    return subprocess.run(
-        ["git", "-c", "user.name=t", "-c", "user.email=t@t", *arguments],
-        cwd=cwd, check=True, capture_output=True, text=True,
-    ).stdout  # fmt: skip
-
-
-def branches(repository: Path) -> list[str]:
-    return git("branch", "--list", "copilot-batch/*", "--format=%(refname:short)", cwd=repository)\
-        .split()  # fmt: skip
-
-
-def worktrees(repository: Path) -> list[str]:
-    listing = git("worktree", "list", "--porcelain", cwd=repository).splitlines()
-    return [line.removeprefix("worktree ") for line in listing if line.startswith("worktree ")]
 
 
 @pytest.fixture
