@@ -16,8 +16,10 @@ from typing import Any, Literal
 import anyio
 
 from ..errors import WorkspaceError
+from ..files import read_regular_file
 from ..output.redact import Redactor
 from ..output.run_folder import RunFolder
+from ..output.run_reader import MAX_RECORD_BYTES
 from ..spec import parse_duration
 from .git import git
 
@@ -133,10 +135,10 @@ async def _remove(leftover: Leftover) -> Removal:
 
 def _read_json(path: Path) -> Any:
     """A JSON file's value; ``None`` when it is missing or unreadable (clean goes on with
-    what it can read)."""
+    what it can read). Read as every run-folder file is: a FIFO there is not waited on."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError):
+        return json.loads(read_regular_file(path, MAX_RECORD_BYTES).decode("utf-8"))
+    except (OSError, ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
         return None
 
 

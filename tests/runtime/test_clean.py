@@ -218,3 +218,14 @@ def test_an_age_is_a_positive_number_of_seconds_or_a_value_error(text: str) -> N
         assert str(error)
     else:
         assert seconds > 0
+
+
+@pytest.mark.timeout(60)  # a FIFO read as a file would wait for a writer forever
+def test_clean_passes_over_a_fifo_where_a_record_should_be(tmp_path: Path) -> None:
+    run = tmp_path / "runs" / "r"
+    killed_run(run)
+    (run / "tasks" / "t").mkdir()
+    os.mkfifo(run / "tasks" / "t" / "result.json")
+    (run / "workspaces" / "t").mkdir(parents=True)
+    code, output = clean(str(run))
+    assert (code, output) == (0, f"{run.resolve()}: removed folder {run.resolve()}/workspaces\n")
