@@ -22,10 +22,10 @@ from .errors import (
     TaskFailure,
     TaskTimeout,
 )
-from .output.records import TaskResult, TaskStatus, Usage
+from .jobfile import JobSpec, TaskSpec, job_schema, load_jobs
+from .records import TaskResult, TaskStatus, Usage
 from .runtime.run_state import RunOptions
 from .runtime.runner import RunResult, run_batch
-from .spec import JobSpec, TaskSpec, job_schema, load_jobs
 
 __all__ = [
     "CliConnectError",

@@ -11,7 +11,7 @@ from importlib.metadata import PackageNotFoundError, metadata
 from pathlib import Path
 
 from .errors import InternalError
-from .output.redact import Redactor
+from .redact import Redactor
 
 # Shown when the installed metadata has no "Issues" address (an install from before it).
 _FALLBACK_ADDRESS = "the copilot-batch issue tracker"

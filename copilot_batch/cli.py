@@ -19,21 +19,21 @@ from rich.markup import escape
 from . import cli_options
 from .bugs import internal_error
 from .errors import CopilotBatchError, RunLockedError, RunNotFoundError
-from .live import LiveView, PlainProgress
-from .output.merge import merge_runs
-from .output.report import print_summary
-from .output.reports import summary_markdown
-from .output.run_reader import name_problem, read_result, read_run, read_summary
-from .runtime.clean import clean_run, parse_age, runs_older_than, runs_under
+from .jobfile import JobSpec, TaskSpec, job_schema, load_jobs, parse_duration, resolve_job_paths
+from .jobfile.skills import Skill, SkillError, discover_skills
+from .run_folder.apply import apply_run
+from .run_folder.clean import clean_run, parse_age, runs_older_than, runs_under
+from .run_folder.merge import merge_runs
+from .run_folder.reader import name_problem, read_result, read_run, read_summary
+from .run_folder.reports import summary_markdown
 from .runtime.resume import resume_run
 from .runtime.run_state import DEFAULT_CONCURRENCY, RunOptions
 from .runtime.runner import RunResult, run_batch, select_tasks
 from .runtime.shards import Shard, parse_shard
 from .runtime.task_runs import EXIT_INTERRUPTED
-from .runtime.workspaces import apply_run
 from .scripted_model import load_scripts, serve_forever
-from .spec import JobSpec, TaskSpec, job_schema, load_jobs, parse_duration, resolve_job_paths
-from .spec.skills import Skill, SkillError, discover_skills
+from .terminal.live import LiveView, PlainProgress
+from .terminal.summary import print_summary
 
 MAX_CLIENTS = 256  # Copilot CLI processes one run may start (--clients)
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import click
 
 from .errors import OptionError
-from .output.run_reader import name_problem
-from .spec.options import cli_url_is_valid
+from .jobfile.options import cli_url_is_valid
+from .run_folder.reader import name_problem
 
 _MAX_NAME_BYTES = 255  # one component of a path, on every common file system
 

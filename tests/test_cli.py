@@ -19,8 +19,8 @@ from example_jobs import copy_example_jobs
 
 from copilot_batch.bugs import report_address
 from copilot_batch.cli import main
+from copilot_batch.jobfile import job_schema
 from copilot_batch.scripted_model import Fault, ScriptedModel, load_scripts
-from copilot_batch.spec import job_schema
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 SCRIPTS = REPOSITORY / "tests" / "data" / "scripts"

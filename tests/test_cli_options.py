@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from copilot_batch import cli_options
-from copilot_batch.output.run_reader import NAME_PATTERN
+from copilot_batch.run_folder.reader import NAME_PATTERN
 
 HOSTILE = st.one_of(
     st.text(),

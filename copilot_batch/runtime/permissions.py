@@ -10,7 +10,6 @@ from __future__ import annotations
 import fnmatch
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,57 +20,14 @@ from copilot.generated.rpc import PermissionDecisionApproveOnce, PermissionDecis
 from copilot.session import PermissionInvocation, PermissionRequestResult
 from wcmatch import glob
 
-from ..spec.model import PermissionAction, PermissionPolicy, PermissionRule
+from ..jobfile.model import PermissionPolicy, PermissionRule
+from ..records import AuditEntry, Decision, PermissionTarget
 
 PermissionCallback = Callable[[PermissionRequest, PermissionInvocation], PermissionRequestResult]
 
 # The rule name an audit entry gives when a path outside the working directory was refused.
 OUTSIDE_WORKING_DIRECTORY = "outside-working-directory"
 _PATH_GLOB_FLAGS = glob.GLOBSTAR | glob.DOTGLOB
-
-
-@dataclass(frozen=True)
-class PermissionTarget:
-    """What one permission request wants, in the terms rules match on."""
-
-    kind: str
-    target: str  # for people: the path, command, URL or tool as the CLI sent it
-    path: str | None = None  # read, write
-    segments: tuple[str, ...] = ()  # shell: each command segment's text
-    host: str | None = None  # url
-    tool: str | None = None  # mcp, custom-tool, hook
-    server: str | None = None  # mcp
-    tool_call_id: str | None = None
-
-
-@dataclass(frozen=True)
-class Decision:
-    action: PermissionAction
-    rule: str  # "rules[2]", "default", a shorthand, or OUTSIDE_WORKING_DIRECTORY
-    resolved_path: str | None = None
-
-
-@dataclass(frozen=True)
-class AuditEntry:
-    """One answered permission request, as recorded in events.jsonl and result.json."""
-
-    at: datetime
-    target: PermissionTarget
-    decision: Decision
-
-    def to_record(self) -> dict[str, Any]:
-        record: dict[str, Any] = {
-            "at": self.at.isoformat(),
-            "kind": self.target.kind,
-            "target": self.target.target,
-            "decision": self.decision.action,
-            "rule": self.decision.rule,
-        }
-        if self.decision.resolved_path is not None:
-            record["resolved_path"] = self.decision.resolved_path
-        if self.target.tool_call_id is not None:
-            record["tool_call_id"] = self.target.tool_call_id
-        return record
 
 
 def target_of(request: PermissionRequest) -> PermissionTarget:

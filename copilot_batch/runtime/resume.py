@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import RunFolderError
-from ..output.redact import Redactor
-from ..output.run_folder import RunFolder
-from ..output.run_reader import StoredRun, read_result, read_run
-from ..spec import load_jobs
+from ..jobfile import load_jobs
+from ..redact import Redactor
+from ..run_folder.layout import RunFolder
+from ..run_folder.reader import StoredRun, read_result, read_run
 from .run_state import EarlierRun, RunObserver, RunOptions, wall_time_so_far
 from .runner import RunResult, execute_run, select_tasks
 from .shards import Shard, parse_shard

@@ -12,10 +12,10 @@ from typing import Any, Protocol
 
 import anyio
 
-from ..output.records import TaskResult, TaskStatus
-from ..output.report import DEFAULT_OUT, run_record
-from ..output.run_folder import RunFolder
-from ..spec import JobSpec, TaskSpec
+from ..jobfile import JobSpec, TaskSpec
+from ..records import TaskResult, TaskStatus
+from ..run_folder.layout import DEFAULT_OUT, RunFolder
+from ..run_folder.run_record import run_record
 from .clients import ClientPool
 from .concurrency import AdaptiveLimit
 from .shards import Shard

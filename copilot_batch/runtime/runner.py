@@ -26,13 +26,13 @@ from ..errors import (
     NoTasksSelectedError,
     RunFolderError,
 )
-from ..output.records import TaskResult, TaskStatus
-from ..output.redact import TOKEN_VARIABLES, Redactor
-from ..output.reports import write_reports
-from ..output.run_folder import RunFolder, new_run_id
-from ..output.run_log import open_run_logger, sdk_logs_into
+from ..jobfile import JobSpec, TaskSpec
+from ..records import TaskResult, TaskStatus
+from ..redact import TOKEN_VARIABLES, Redactor
+from ..run_folder.layout import RunFolder, new_run_id
+from ..run_folder.reports import write_reports
+from ..run_folder.run_log import open_run_logger, sdk_logs_into
 from ..scripted_model import Script, ScriptedModel, load_scripts
-from ..spec import JobSpec, TaskSpec
 from .cli_binary import find_cli
 from .clients import (
     CONNECTION_TOKEN_VARIABLE,

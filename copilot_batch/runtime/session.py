@@ -21,10 +21,10 @@ from copilot.generated.session_events import (
 from structlog.typing import FilteringBoundLogger
 
 from ..errors import OutputInvalidError, SessionError, TaskFailure, TaskTimeout
-from ..output.events import EventSink
-from ..output.records import TaskResult, TaskStatus, Usage
-from ..spec import TaskSpec
-from .permissions import AuditEntry, permission_handler
+from ..jobfile import TaskSpec
+from ..records import AuditEntry, TaskResult, TaskStatus, Usage
+from ..run_folder.events import EventSink
+from .permissions import permission_handler
 from .session_files import SessionFiles
 from .structured_output import OutputProblem, output_instructions, parse_output, retry_prompt
 
@@ -179,7 +179,7 @@ async def run_task_session(
 
     def on_permission(entry: AuditEntry) -> None:
         record = entry.to_record()
-        result.permission_audit.append(record)
+        result.permission_audit.append(entry)
         sink.emit({"type": PERMISSION_EVENT, "data": record})
         log.info(
             "permission",

@@ -18,9 +18,9 @@ import anyio.to_thread
 from structlog.typing import FilteringBoundLogger
 
 from ..errors import CliCrashedError, WorkspaceError
-from ..output.events import EventLogWriter, EventSink
-from ..output.records import TaskResult, TaskStatus
-from ..spec import TaskSpec
+from ..jobfile import TaskSpec
+from ..records import TaskResult, TaskStatus
+from ..run_folder.events import EventLogWriter, EventSink
 from .clients import ClientPool
 from .concurrency import AdaptiveLimit
 from .run_state import RunObserver, RunState, failed, stop_reason

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from pathspec import GitIgnoreSpec
 
-from .git import git, git_paths, git_succeeds, repository_top
+from ..git import git, git_paths, git_succeeds, repository_top
 
 # Tracked files and untracked ones that no ignore rule (.gitignore, info/exclude, the
 # user's core.excludesFile) leaves out.

@@ -19,9 +19,9 @@ from run_helpers import one_tool_conversation
 
 from copilot_batch import TaskSpec, load_jobs
 from copilot_batch.cli import main
-from copilot_batch.output.redact import Redactor
-from copilot_batch.output.run_folder import RunFolder
-from copilot_batch.runtime.clean import parse_age
+from copilot_batch.redact import Redactor
+from copilot_batch.run_folder.clean import parse_age
+from copilot_batch.run_folder.layout import RunFolder
 from copilot_batch.runtime.workspaces import WorkspaceManager
 
 

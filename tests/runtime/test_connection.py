@@ -22,7 +22,7 @@ from copilot_batch import (
     load_jobs,
     run_batch,
 )
-from copilot_batch.output.redact import SECRET_VARIABLES
+from copilot_batch.redact import SECRET_VARIABLES
 
 pytestmark = [pytest.mark.anyio, pytest.mark.cli]
 

@@ -9,7 +9,7 @@ from rich.console import Console
 from run_helpers import write_job
 
 from copilot_batch import TaskResult, TaskSpec, TaskStatus, load_jobs
-from copilot_batch.live import PlainProgress
+from copilot_batch.terminal.live import PlainProgress
 
 
 def tasks(folder: Path, count: int) -> list[TaskSpec]:

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
+from copilot_batch.jobfile.model import PermissionPolicy, PermissionRule
 from copilot_batch.runtime.permissions import (
     OUTSIDE_WORKING_DIRECTORY,
     PermissionTarget,
     decide,
 )
-from copilot_batch.spec.model import PermissionPolicy, PermissionRule
 
 
 def rule(index: int, kind: str, action: str = "allow", **patterns: list[str]) -> PermissionRule:

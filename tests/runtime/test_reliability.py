@@ -18,13 +18,13 @@ from run_helpers import SCRIPTS, read_events, read_json, run_at_model
 from bench.measure import children_running
 from copilot_batch import RunOptions, TaskStatus
 from copilot_batch.errors import CliCrashedError, RunLockedError
-from copilot_batch.live import PlainProgress
-from copilot_batch.output.redact import Redactor
-from copilot_batch.output.run_folder import RunFolder
+from copilot_batch.redact import Redactor
+from copilot_batch.run_folder.layout import RunFolder
 from copilot_batch.runtime.cli_binary import find_cli
 from copilot_batch.runtime.resume import resume_run
 from copilot_batch.runtime.task_runs import retry_delay
 from copilot_batch.scripted_model import Fault, ScriptedModel, load_scripts
+from copilot_batch.terminal.live import PlainProgress
 
 pytestmark = [pytest.mark.cli]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from copilot_batch.output.report import run_record
+from copilot_batch.run_folder.run_record import run_record
 from copilot_batch.runtime.run_state import wall_time_so_far
 
 START = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)

@@ -11,7 +11,7 @@ import structlog
 from run_helpers import SCRIPTS, write_job
 
 from copilot_batch import TaskResult, TaskStatus, load_jobs
-from copilot_batch.output.events import EventSink
+from copilot_batch.run_folder.events import EventSink
 from copilot_batch.runtime.clients import CliProcess, open_client
 from copilot_batch.runtime.session import run_task_session
 from copilot_batch.scripted_model import Fault, ScriptedModel, load_scripts

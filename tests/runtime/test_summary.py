@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from copilot_batch.output.report import print_summary, totals
+from copilot_batch.run_folder.run_record import totals
+from copilot_batch.terminal.summary import print_summary
 
 
 def summary(state: str, run_path: str) -> str:

@@ -15,7 +15,7 @@ from run_helpers import one_tool_conversation, read_json, run_job
 from copilot_batch import TaskStatus
 from copilot_batch.cli import main
 from copilot_batch.errors import PatchApplyError
-from copilot_batch.runtime.workspaces import apply_patch
+from copilot_batch.run_folder.apply import apply_patch
 
 pytestmark = [pytest.mark.cli]
 

@@ -16,7 +16,7 @@ from typing import Any, TextIO
 import structlog
 from structlog.typing import EventDict, FilteringBoundLogger, WrappedLogger
 
-from .redact import Redactor
+from ..redact import Redactor
 
 
 def open_run_logger(file: TextIO, redactor: Redactor, run_id: str) -> FilteringBoundLogger:

@@ -1,4 +1,5 @@
-"""What a run produces per task, in the shape written to result.json and run.json."""
+"""The records of a run, shared by the code that runs tasks and the code that writes and
+reads run folders: how a task ended, its usage, its permission decisions, its result."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from ..spec import TaskSpec
+from .jobfile import TaskSpec
+from .jobfile.model import PermissionAction
 from .redact import Redactor
 
 
@@ -51,6 +53,50 @@ class Usage:
         }
 
 
+@dataclass(frozen=True)
+class PermissionTarget:
+    """What one permission request wants, in the terms rules match on."""
+
+    kind: str
+    target: str  # for people: the path, command, URL or tool as the CLI sent it
+    path: str | None = None  # read, write
+    segments: tuple[str, ...] = ()  # shell: each command segment's text
+    host: str | None = None  # url
+    tool: str | None = None  # mcp, custom-tool, hook
+    server: str | None = None  # mcp
+    tool_call_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Decision:
+    action: PermissionAction
+    rule: str  # "rules[2]", "default", a shorthand, or OUTSIDE_WORKING_DIRECTORY
+    resolved_path: str | None = None
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One answered permission request, as recorded in events.jsonl and result.json."""
+
+    at: datetime
+    target: PermissionTarget
+    decision: Decision
+
+    def to_record(self) -> dict[str, Any]:
+        record: dict[str, Any] = {
+            "at": self.at.isoformat(),
+            "kind": self.target.kind,
+            "target": self.target.target,
+            "decision": self.decision.action,
+            "rule": self.decision.rule,
+        }
+        if self.decision.resolved_path is not None:
+            record["resolved_path"] = self.decision.resolved_path
+        if self.target.tool_call_id is not None:
+            record["tool_call_id"] = self.target.tool_call_id
+        return record
+
+
 @dataclass
 class TaskResult:
     """One task's outcome. ``to_record`` gives the JSON written to disk."""
@@ -62,8 +108,8 @@ class TaskResult:
     final_message: str | None = None
     usage: Usage = field(default_factory=Usage)
     tool_calls: int = 0
-    # Every permission request the policy answered, in order (runtime.permissions.AuditEntry).
-    permission_audit: list[dict[str, Any]] = field(default_factory=list)
+    # Every permission request the policy answered, in order.
+    permission_audit: list[AuditEntry] = field(default_factory=list)
     error: str | None = None
     error_type: str | None = None
     status_code: int | None = None  # the model's HTTP status, when a call failed
@@ -81,7 +127,7 @@ class TaskResult:
 
     @property
     def permission_denials(self) -> int:
-        return sum(1 for entry in self.permission_audit if entry["decision"] == "deny")
+        return sum(1 for entry in self.permission_audit if entry.decision.action == "deny")
 
     @property
     def duration_seconds(self) -> float | None:
@@ -137,7 +183,7 @@ class TaskResult:
             record["options"] = spec
             record["spec_hash"] = self.task.spec_hash()
             record["session_id"] = self.session_id
-            record["permission_audit"] = self.permission_audit
+            record["permission_audit"] = [entry.to_record() for entry in self.permission_audit]
             record["workspace"] = self.workspace
             record["status_code"] = self.status_code
             record["attempts"] = [*self.attempts, self.attempt_record()]

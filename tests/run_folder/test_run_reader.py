@@ -12,7 +12,7 @@ import pytest
 from run_records import task_record, write_run
 
 from copilot_batch.errors import RunFolderError, RunNotFoundError
-from copilot_batch.output.run_reader import name_problem, read_result, read_run, read_summary
+from copilot_batch.run_folder.reader import name_problem, read_result, read_run, read_summary
 
 
 @pytest.fixture

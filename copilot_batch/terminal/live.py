@@ -12,9 +12,9 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from .output.records import TaskResult
-from .output.report import task_line
-from .spec import TaskSpec
+from ..jobfile import TaskSpec
+from ..records import TaskResult
+from .summary import task_line
 
 # Off a terminal, a line of totals at most this often (and at the end).
 TOTALS_EVERY_SECONDS = 30.0

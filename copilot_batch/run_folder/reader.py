@@ -26,7 +26,7 @@ from jsonschema.exceptions import ValidationError, best_match
 
 from ..errors import RunFolderError, RunNotFoundError
 from ..files import read_regular_file
-from .records import TaskStatus
+from ..records import TaskStatus
 
 # Far above what copilot-batch writes (docs/reliability.md): a guard against a runaway
 # file, not a limit runs meet.

@@ -18,7 +18,7 @@ from typing import IO, Any
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from .run_folder import RunFolder
+from .layout import RunFolder
 
 # (task id, received at, attempt, event dict); an event dict of None closes that task's file.
 _Item = tuple[str, datetime, int, dict[str, Any] | None]

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from copilot_batch.spec.located_yaml import (
+from copilot_batch.jobfile.located_yaml import (
     MAX_DEPTH,
     MAX_INT_DIGITS,
     MAX_VALUES,

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from run_records import task_record, write_run
 
 from copilot_batch.cli import main
-from copilot_batch.output.reports import write_reports
+from copilot_batch.run_folder.reports import write_reports
 
 FINDINGS = {
     "summary": "One problem.",

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from copilot_batch import JobFilesInvalid, load_jobs
-from copilot_batch.spec import templates
-from copilot_batch.spec.templates import Templates
+from copilot_batch.jobfile import templates
+from copilot_batch.jobfile.templates import Templates
 
 
 def render(source: str, **values: object) -> str:

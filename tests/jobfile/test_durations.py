@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from copilot_batch.spec import parse_duration
+from copilot_batch.jobfile import parse_duration
 
 
 @pytest.mark.parametrize(

@@ -16,10 +16,10 @@ from typing import Any
 
 from ..errors import MergeError, RunFolderError
 from .atomic import write_text_atomic
-from .report import totals
+from .layout import new_run_id
+from .reader import RUN_STATES, StoredRun, read_run
 from .reports import write_reports
-from .run_folder import new_run_id
-from .run_reader import RUN_STATES, StoredRun, read_run
+from .run_record import totals
 
 
 def merge_runs(run_paths: Sequence[Path], out_dir: Path, run_id: str | None = None) -> Path:

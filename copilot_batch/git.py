@@ -8,7 +8,7 @@ from pathlib import Path
 
 import anyio
 
-from ..errors import WorkspaceError
+from .errors import WorkspaceError
 
 # Commits in workspaces are the tool's own: no hooks, no signing, a fixed author.
 _GIT_CONFIG = (

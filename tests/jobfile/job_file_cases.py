@@ -19,7 +19,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from copilot_batch.spec import job_schema
+from copilot_batch.jobfile import job_schema
 
 ENVIRONMENT = {"FUZZ_KEY": "fuzz-secret-value-123", "FUZZ_URL": "http://127.0.0.1:9/v1"}
 LIMIT_BYTES = 1024 * 1024  # the limit on files a job file reads; "big" files are twice it

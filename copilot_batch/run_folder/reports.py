@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from .atomic import write_text_atomic
-from .report import totals
-from .run_reader import read_run
+from .reader import read_run
+from .run_record import totals
 
 _STATUS_MARK = {
     "ok": "✅ ok",

@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 
 from copilot_batch import JobFilesInvalid, load_jobs
 from copilot_batch.cli import main
-from copilot_batch.spec.options import cli_url_is_valid
-from copilot_batch.spec.skills import SkillError, discover_skills
+from copilot_batch.jobfile.options import cli_url_is_valid
+from copilot_batch.jobfile.skills import SkillError, discover_skills
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 

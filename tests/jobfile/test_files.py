@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from copilot_batch import JobFilesInvalid, load_jobs
-from copilot_batch.spec import files
+from copilot_batch.jobfile import files
 
 LIMIT = files.MAX_FILE_BYTES
 

@@ -13,8 +13,13 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import RunLockedError
+from ..redact import Redactor
 from .atomic import write_text_atomic
-from .redact import Redactor
+
+# The folder that holds run folders unless --out says otherwise.
+DEFAULT_OUT = Path("runs")
+# Every git-worktree branch a run makes is named copilot-batch/<run-id>/<task-id>[-attempt-N].
+BRANCH_PREFIX = "copilot-batch"
 
 
 def new_run_id(now: datetime | None = None) -> str:

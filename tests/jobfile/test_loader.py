@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from copilot_batch import JobFilesInvalid, load_jobs
 from copilot_batch.cli import main
 from copilot_batch.errors import NoJobFilesError
-from copilot_batch.spec import job_schema, resolve_job_paths
+from copilot_batch.jobfile import job_schema, resolve_job_paths
 
 
 def write(folder: Path, name: str, text: str) -> Path:

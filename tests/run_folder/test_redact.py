@@ -1,4 +1,4 @@
-from copilot_batch.output.redact import Redactor
+from copilot_batch.redact import Redactor
 
 
 def test_secrets_are_masked_in_text_and_nested_data() -> None:

@@ -46,7 +46,7 @@ _JSON_TYPE_NAMES = {
 @cache
 def job_schema() -> dict[str, Any]:
     """The published JSON Schema of job files."""
-    text = resources.files("copilot_batch.spec").joinpath("job.schema.json").read_text("utf-8")
+    text = resources.files("copilot_batch.jobfile").joinpath("job.schema.json").read_text("utf-8")
     schema: dict[str, Any] = json.loads(text)
     return schema
 

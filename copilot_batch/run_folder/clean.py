@@ -17,14 +17,12 @@ import anyio
 
 from ..errors import WorkspaceError
 from ..files import read_regular_file
-from ..output.redact import Redactor
-from ..output.run_folder import RunFolder
-from ..output.run_reader import MAX_RECORD_BYTES
-from ..spec import parse_duration
-from .git import git
+from ..git import git
+from ..jobfile import parse_duration
+from ..redact import Redactor
+from .layout import BRANCH_PREFIX, RunFolder
+from .reader import MAX_RECORD_BYTES
 
-# Every git-worktree branch is named copilot-batch/<run-id>/<task-id>[-attempt-N].
-BRANCH_PREFIX = "copilot-batch"
 _DAY_SECONDS = 24 * 3600.0
 _DAYS = re.compile(r"([0-9]+(?:\.[0-9]+)?)d(.*)")
 

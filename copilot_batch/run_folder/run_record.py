@@ -1,0 +1,77 @@
+"""The content of run.json: the run, its options and environment, its tasks and totals."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from ..jobfile import JobSpec
+from ..records import TaskStatus, Usage
+
+
+def totals(tasks: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Counts by status and summed usage over task records, as run.json's ``totals``."""
+    by_status = Counter(task["status"] for task in tasks)
+    usage_keys = list(Usage().to_record())
+    return {
+        "tasks": len(tasks),
+        **{str(status): by_status.get(str(status), 0) for status in TaskStatus},
+        **{key: sum(task["usage"][key] for task in tasks) for key in usage_keys},
+        "tool_calls": sum(task["tool_calls"] for task in tasks),
+        "permission_denials": sum(task["permission_denials"] for task in tasks),
+    }
+
+
+def run_record(
+    *,
+    run_id: str,
+    state: str,
+    started_at: datetime,
+    finished_at: datetime | None,
+    jobs: Sequence[JobSpec],
+    options: Mapping[str, Any],
+    environment: Mapping[str, Any],
+    records: Sequence[Mapping[str, Any]],
+    failure: str | None = None,
+    resumed_at: Sequence[str] = (),
+    concurrency: Mapping[str, int] | None = None,
+    cli_restarts: int = 0,
+    earlier_seconds: float | None = None,
+    resumed_from: datetime | None = None,
+) -> dict[str, Any]:
+    """The content of run.json. ``state`` is running, finished, interrupted, timed_out or
+    failed (the run could not start its client; ``failure`` says why). ``records`` are the
+    tasks' entries (``TaskResult.to_record()``), kept ones from before a resume included.
+
+    A resume, started at ``resumed_from``, adds its own wall time to ``earlier_seconds``,
+    the earlier runs' (the time between runs is not counted); while it lasts, the duration
+    is ``earlier_seconds`` alone, so a resume killed before its end loses only its own."""
+    return {
+        "run_id": run_id,
+        "state": state,
+        "failure": failure,
+        "started_at": started_at.isoformat(),
+        "finished_at": finished_at.isoformat() if finished_at else None,
+        "duration_seconds": _duration(resumed_from or started_at, finished_at, earlier_seconds),
+        "job_files": [
+            {"path": str(job.path), "name": job.name, "sha256": job.sha256, "tasks": len(job.tasks)}
+            for job in jobs
+        ],
+        "options": dict(options),
+        "environment": dict(environment),
+        "resumed_at": list(resumed_at),
+        "concurrency": dict(concurrency) if concurrency else None,
+        "cli_restarts": cli_restarts,
+        "totals": totals(records),
+        "tasks": list(records),
+    }
+
+
+def _duration(
+    started_at: datetime, finished_at: datetime | None, earlier_seconds: float | None
+) -> float | None:
+    if finished_at is None:
+        return earlier_seconds
+    return round((earlier_seconds or 0.0) + (finished_at - started_at).total_seconds(), 3)
