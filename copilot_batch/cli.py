@@ -20,7 +20,7 @@ from . import cli_options
 from .bugs import internal_error
 from .errors import CopilotBatchError, RunLockedError, RunNotFoundError
 from .jobfile import JobSpec, TaskSpec, job_schema, load_jobs, parse_duration, resolve_job_paths
-from .jobfile.skills import Skill, SkillError, discover_skills
+from .jobfile.skills import Skill, discover_skills
 from .run_folder.apply import apply_run
 from .run_folder.clean import clean_run, parse_age, runs_older_than, runs_under
 from .run_folder.merge import merge_runs
@@ -394,11 +394,8 @@ def skills(paths: tuple[str, ...]) -> None:
     disabled: dict[Skill, list[str]] = {}
     for task in (task for job in _load(paths) for task in job.tasks):
         for directory in task.skill_directories:
-            try:
-                found = discover_skills(directory)
-            except SkillError as error:  # changed since the job file was loaded
-                _fail(str(error), 2)
-            for skill in found:
+            # A SkillError (the folder changed since the job file was loaded) exits 2.
+            for skill in discover_skills(directory):
                 chosen = disabled if skill.name in task.disabled_skills else loading
                 chosen.setdefault(skill, []).append(task.id)
     if not loading and not disabled:

@@ -14,7 +14,9 @@
      │    ├── MergeError              shard run folders that cannot be merged
      │    ├── RunLockedError          another process is writing the run folder
      │    ├── OptionError             a command-line option that cannot be used as given
-     │    └── ScriptError             a scripted-model script could not be loaded
+     │    ├── ScriptError             a scripted-model script could not be loaded
+     │    ├── ToolImportError         a tools.custom entry gives no tools (becomes a JobFileError)
+     │    └── SkillError              a skills directory the CLI cannot use (becomes a JobFileError)
      ├── SetupError                   the environment cannot run tasks; exit code 2
      │    ├── CliNotFoundError        no Copilot CLI binary was found
      │    ├── CliStartError           the Copilot CLI did not start
@@ -24,31 +26,46 @@
      │    └── NoAuthError             tasks need the GitHub Copilot API; nothing signs them in
      ├── PatchApplyError              a task's patch does not apply to its source; exit code 1
      ├── InternalError                a bug: an exception nobody foresaw; exit code 70
+     ├── ToolFailure                  a custom tool's refusal, its message meant for the model
      └── TaskFailure                  why a task did not end ok; recorded, never raised out of a run
           ├── TaskTimeout             the task's wall-clock limit expired
           ├── SessionError            the session reported session.error
-          ├── OutputInvalidError      the answer did not match the task's output_schema
+          ├── CliProcessExited        the Copilot CLI process died while the task ran
+          ├── OutputProblem           an answer is not the output asked for (shown to the agent)
+          │    └── OutputInvalidError the answer still did not match the task's output_schema
           └── WorkspaceError          a git command preparing or collecting a workspace failed
 
-Exceptions carry structured fields; ``str()`` renders them for people.
+Exceptions carry structured fields; ``str()`` renders them for people. Every process exit
+code copilot-batch uses is an :class:`ExitCode`.
 """
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Sequence
 from pathlib import Path
+
+
+class ExitCode(enum.IntEnum):
+    """How a copilot-batch command ends."""
+
+    OK = 0
+    TASKS_FAILED = 1  # a task did not end ok, or a patch did not apply
+    INVALID_INPUT = 2  # bad input or an environment that cannot run tasks; nothing started
+    INTERNAL_ERROR = 70  # a bug (EX_SOFTWARE)
+    INTERRUPTED = 130  # SIGINT or SIGTERM (128 + SIGINT)
 
 
 class CopilotBatchError(Exception):
     """Base class of every error copilot-batch raises."""
 
-    exit_code: int = 1
+    exit_code: ExitCode = ExitCode.TASKS_FAILED
 
 
 class InvalidInputError(CopilotBatchError):
     """The user's input is invalid; the run must not start."""
 
-    exit_code = 2
+    exit_code = ExitCode.INVALID_INPUT
 
 
 class JobFileError(InvalidInputError):
@@ -215,26 +232,35 @@ class ScriptError(InvalidInputError):
         return f"{where}: {self.message}"
 
 
+class ToolImportError(InvalidInputError):
+    """A ``tools.custom`` entry that gives no tools; the loader reports it at the entry."""
+
+
+class SkillError(InvalidInputError):
+    """A skills directory or skill folder the CLI could not use; the message says why."""
+
+
 class SetupError(CopilotBatchError):
     """The environment cannot run tasks: no CLI, a CLI that will not start."""
 
-    exit_code = 2
+    exit_code = ExitCode.INVALID_INPUT
 
 
 class CliNotFoundError(SetupError):
     """No Copilot CLI binary was found in any of the places copilot-batch looks."""
 
-    def __init__(self, searched: Sequence[str]) -> None:
+    def __init__(self, searched: Sequence[str], version: str) -> None:
         self.searched = tuple(searched)
+        self.version = version  # the version copilot-batch pins
         super().__init__(str(self))
 
     def __str__(self) -> str:
         return (
             "The GitHub Copilot CLI was not found. copilot-batch drives the Copilot CLI "
-            "(npm package @github/copilot 1.0.102) and never downloads it. Install it with "
-            "`npm ci` in the copilot-batch repository, or "
-            "`npm install -g @github/copilot@1.0.102`, or point to a binary with --cli-path "
-            "or the COPILOT_CLI_PATH environment variable. "
+            f"(npm package @github/copilot {self.version}) and never downloads it. Install it "
+            "with `npm ci` in the copilot-batch repository, or "
+            f"`npm install -g @github/copilot@{self.version}`, or point to a binary with "
+            "--cli-path or the COPILOT_CLI_PATH environment variable. "
             "Looked in: " + "; ".join(self.searched) + "."
         )
 
@@ -327,7 +353,7 @@ class InternalError(CopilotBatchError):
     (the run's run.log, or a file in the temporary directory; None if it could not be
     written); ``report_to`` is where to report the bug."""
 
-    exit_code = 70  # EX_SOFTWARE
+    exit_code = ExitCode.INTERNAL_ERROR
 
     def __init__(self, error_type: str, message: str, log: Path | None, report_to: str) -> None:
         self.error_type = error_type
@@ -342,6 +368,11 @@ class InternalError(CopilotBatchError):
             f"copilot-batch hit a bug: {self.error_type}: {self.message} ({saved}); "
             f"please report it at {self.report_to}"
         )
+
+
+class ToolFailure(CopilotBatchError):
+    """Raised inside a custom tool: a refusal or error whose message is meant for the model
+    (the tool call fails; the task goes on)."""
 
 
 class TaskFailure(CopilotBatchError):
@@ -374,7 +405,24 @@ class SessionError(TaskFailure):
         return f"{self.error_type}{status}: {self.message}"
 
 
-class OutputInvalidError(TaskFailure):
+class CliProcessExited(TaskFailure):
+    """The Copilot CLI process running the task's session died; ``replaced`` when the run
+    started a new one, on which the task runs again."""
+
+    def __init__(self, replaced: bool) -> None:
+        self.replaced = replaced
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        again = "; it runs again on a new one" if self.replaced else ""
+        return f"the Copilot CLI process exited during the task{again}"
+
+
+class OutputProblem(TaskFailure):
+    """Why an answer is not a valid output; the text is shown to the agent on retry."""
+
+
+class OutputInvalidError(OutputProblem):
     """The final answer held no JSON, or JSON that does not match the task's output_schema."""
 
     def __init__(self, problem: str, attempts: int) -> None:

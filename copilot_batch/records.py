@@ -13,6 +13,16 @@ from .jobfile.model import PermissionAction
 from .redact import Redactor
 
 
+class RunStatus(enum.StrEnum):
+    """Where a run is, as run.json's ``state`` says."""
+
+    RUNNING = "running"
+    FINISHED = "finished"  # every selected task ended (whatever its status)
+    INTERRUPTED = "interrupted"  # SIGINT or SIGTERM
+    TIMED_OUT = "timed_out"  # --run-timeout expired
+    FAILED = "failed"  # the run could not start its client; ``failure`` says why
+
+
 class TaskStatus(enum.StrEnum):
     """How a task ended. Everything but ``ok`` makes the run exit 1."""
 

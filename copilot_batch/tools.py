@@ -33,7 +33,9 @@ import yaml
 from copilot import Tool, ToolResult, define_tool
 from pydantic import BaseModel, Field
 
-__all__ = ["read_data", "sql_query"]
+from .errors import ToolFailure
+
+__all__ = ["ToolFailure", "read_data", "sql_query"]
 
 QUERY_SECONDS = 10.0  # wall-clock limit of one SQL query
 MAX_FILE_BYTES = 10 * 1024 * 1024  # largest file read_data parses
@@ -52,10 +54,6 @@ _SCHEMA_SQL = (  # "table(column, …)" of every table and view, for the tool's 
 )
 _KINDS: dict[type, str] = {str: "a string", int: "a number", float: "a number", bool: "a boolean"}
 _DOTTED_PART = re.compile(r"\.?([^.\[\]]+)|\[(-?\d+)\]|\[\"([^\"]*)\"\]|\['([^']*)'\]")
-
-
-class ToolFailure(Exception):
-    """A refusal or error whose message is meant for the model."""
 
 
 async def _run(function: Any, *arguments: Any) -> ToolResult:

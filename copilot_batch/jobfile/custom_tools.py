@@ -20,11 +20,8 @@ from typing import Any
 
 from copilot import Tool
 
+from ..errors import ToolImportError
 from .located_yaml import shown
-
-
-class ToolImportError(ValueError):
-    """An entry that gives no tools; the message says why."""
 
 
 def import_attribute(import_path: str, job_folder: Path) -> Any:

@@ -10,9 +10,9 @@ from typing import Any
 
 from copilot import Tool
 
-from ..errors import JobFileError
+from ..errors import JobFileError, ToolImportError
 from . import files
-from .custom_tools import ToolImportError, import_attribute, tools_from
+from .custom_tools import import_attribute, tools_from
 from .durations import parse_duration
 from .located_yaml import LocatedDocument, shown
 from .matrix import Matrix, read_matrix

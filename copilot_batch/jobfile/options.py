@@ -17,11 +17,12 @@ from typing import Any, cast
 import jsonschema
 from pathspec import GitIgnoreSpec
 
+from ..errors import SkillError
 from . import files
 from .located_yaml import shown
 from .model import PermissionAction, PermissionPolicy, PermissionRule, WorkspaceMode
 from .problems import Problems, Where
-from .skills import SkillError, discover_skills
+from .skills import discover_skills
 
 # The CLI's built-in tools (1.0.102 offers the first group to every model we tried; the
 # second group appears with other models or versions).

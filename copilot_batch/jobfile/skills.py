@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..errors import SkillError
 from . import files
 from .located_yaml import read_yaml
 
@@ -19,10 +20,6 @@ class Skill:
     name: str
     description: str
     path: Path
-
-
-class SkillError(ValueError):
-    """A skills directory or skill folder the CLI could not use; the message says why."""
 
 
 def discover_skills(directory: Path) -> list[Skill]:

@@ -10,6 +10,8 @@ from pathlib import Path
 
 from ..errors import CliNotFoundError
 
+# The Copilot CLI copilot-batch is built and tested against (package.json pins the same).
+PINNED_CLI_VERSION = "1.0.102"
 # The repository checkout that holds package.json (when installed from source).
 _REPOSITORY = Path(__file__).resolve().parents[2]
 
@@ -38,7 +40,9 @@ def find_cli(explicit: str | None = None, environ: Mapping[str, str] | None = No
             path = Path(value).expanduser()
             if path.is_file() and os.access(path, os.X_OK):
                 return path.resolve()
-            raise CliNotFoundError([f"{source}={value} (not an executable file)"])
+            raise CliNotFoundError(
+                [f"{source}={value} (not an executable file)"], PINNED_CLI_VERSION
+            )
 
     searched = []
     binary = "copilot.exe" if platform.system() == "Windows" else "copilot"
@@ -51,4 +55,4 @@ def find_cli(explicit: str | None = None, environ: Mapping[str, str] | None = No
     searched.append("`copilot` on PATH")
     if on_path:
         return Path(on_path)
-    raise CliNotFoundError(searched)
+    raise CliNotFoundError(searched, PINNED_CLI_VERSION)

@@ -20,13 +20,13 @@ from copilot.generated.session_events import (
 )
 from structlog.typing import FilteringBoundLogger
 
-from ..errors import OutputInvalidError, SessionError, TaskFailure, TaskTimeout
+from ..errors import OutputInvalidError, OutputProblem, SessionError, TaskFailure, TaskTimeout
 from ..jobfile import TaskSpec
 from ..records import AuditEntry, TaskResult, TaskStatus, Usage
 from ..run_folder.events import EventSink
 from .permissions import permission_handler
 from .session_files import SessionFiles
-from .structured_output import OutputProblem, output_instructions, parse_output, retry_prompt
+from .structured_output import output_instructions, parse_output, retry_prompt
 
 # Teardown (abort, disconnect, delete) gets this long even when the run is being cancelled.
 TEARDOWN_SECONDS = 15.0

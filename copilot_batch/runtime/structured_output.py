@@ -14,11 +14,9 @@ from typing import Any
 import jsonschema
 from jsonschema.exceptions import best_match
 
+from ..errors import OutputProblem
+
 _FENCED_JSON = re.compile(r"```(?:json)?[ \t]*\n(.*?)\n[ \t]*```", re.DOTALL | re.IGNORECASE)
-
-
-class OutputProblem(ValueError):
-    """Why an answer is not a valid output; the text is shown to the agent on retry."""
 
 
 def output_instructions(schema: Mapping[str, Any]) -> str:
