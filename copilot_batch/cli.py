@@ -18,22 +18,42 @@ from rich.markup import escape
 
 from . import cli_options
 from .bugs import internal_error
-from .errors import CopilotBatchError, RunLockedError, RunNotFoundError
-from .jobfile import JobSpec, TaskSpec, job_schema, load_jobs, parse_duration, resolve_job_paths
-from .jobfile.skills import Skill, discover_skills
-from .run_folder.apply import apply_run
-from .run_folder.clean import clean_run, parse_age, runs_older_than, runs_under
-from .run_folder.merge import merge_runs
-from .run_folder.reader import name_problem, read_result, read_run, read_summary
-from .run_folder.reports import summary_markdown
-from .runtime.resume import resume_run
-from .runtime.run_state import DEFAULT_CONCURRENCY, RunOptions
-from .runtime.runner import RunResult, run_batch, select_tasks
-from .runtime.shards import Shard, parse_shard
-from .runtime.task_runs import EXIT_INTERRUPTED
+from .errors import CopilotBatchError, ExitCode, RunLockedError, RunNotFoundError
+from .jobfile import (
+    JobSpec,
+    Skill,
+    TaskSpec,
+    discover_skills,
+    job_schema,
+    load_jobs,
+    parse_duration,
+    resolve_job_paths,
+)
+from .run_folder import (
+    apply_run,
+    clean_run,
+    merge_runs,
+    name_problem,
+    parse_age,
+    read_result,
+    read_run,
+    read_summary,
+    runs_older_than,
+    runs_under,
+    summary_markdown,
+)
+from .runtime import (
+    DEFAULT_CONCURRENCY,
+    RunOptions,
+    RunResult,
+    Shard,
+    parse_shard,
+    resume_run,
+    run_batch,
+    select_tasks,
+)
 from .scripted_model import load_scripts, serve_forever
-from .terminal.live import LiveView, PlainProgress
-from .terminal.summary import print_summary
+from .terminal import LiveView, PlainProgress, print_summary
 
 MAX_CLIENTS = 256  # Copilot CLI processes one run may start (--clients)
 
@@ -52,7 +72,7 @@ def _errors_end_the_command() -> Iterator[None]:
         _fail(str(error), error.exit_code)
     except KeyboardInterrupt:
         click.echo(click.style("interrupted", fg="yellow"), err=True)
-        sys.exit(EXIT_INTERRUPTED)
+        sys.exit(ExitCode.INTERRUPTED)
     except Exception as error:
         bug = internal_error(error)
         _fail(str(bug), bug.exit_code)

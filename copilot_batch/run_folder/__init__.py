@@ -1,1 +1,28 @@
-"""What a run leaves on disk and prints: the run folder, event logs, run.log, reports."""
+"""Run folders (``runs/<run-id>/``): their layout, the one reader and the one writer of
+their files, the reports, and the commands that work on finished runs (merge, apply,
+clean)."""
+
+from .apply import AppliedPatch, apply_run
+from .clean import clean_run, parse_age, runs_older_than, runs_under
+from .layout import DEFAULT_OUT, RunFolder
+from .merge import merge_runs
+from .reader import StoredRun, name_problem, read_result, read_run, read_summary
+from .reports import summary_markdown
+
+__all__ = [
+    "DEFAULT_OUT",
+    "AppliedPatch",
+    "RunFolder",
+    "StoredRun",
+    "apply_run",
+    "clean_run",
+    "merge_runs",
+    "name_problem",
+    "parse_age",
+    "read_result",
+    "read_run",
+    "read_summary",
+    "runs_older_than",
+    "runs_under",
+    "summary_markdown",
+]

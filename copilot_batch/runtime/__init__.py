@@ -1,1 +1,17 @@
-"""Running tasks: the CLI binary, the client, sessions, permissions, the runner."""
+"""Running tasks: the Copilot CLI clients, one session per task, retries, workspaces."""
+
+from .resume import resume_run
+from .run_state import DEFAULT_CONCURRENCY, RunOptions
+from .runner import RunResult, run_batch, select_tasks
+from .shards import Shard, parse_shard
+
+__all__ = [
+    "DEFAULT_CONCURRENCY",
+    "RunOptions",
+    "RunResult",
+    "Shard",
+    "parse_shard",
+    "resume_run",
+    "run_batch",
+    "select_tasks",
+]
