@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from run_helpers import SCRIPTS, read_json, run_job, write_job
+from run_helpers import SCRIPTS
 
 from copilot_batch import (
     CliConnectError,
@@ -23,6 +23,7 @@ from copilot_batch import (
     run_batch,
 )
 from copilot_batch.redact import SECRET_VARIABLES
+from copilot_batch.testing import read_json, run_job, write_job
 
 pytestmark = [pytest.mark.anyio, pytest.mark.cli]
 
@@ -30,7 +31,7 @@ CONNECTION_TOKEN = "connection-token-canary-7f3e"
 
 
 @pytest.fixture
-def cli_server(cli_path: Path, tmp_path: Path) -> Iterator[str]:
+def cli_server(copilot_cli: Path, tmp_path: Path) -> Iterator[str]:
     """The real CLI in server mode on a loopback port it chose (port 0: no other process
     can take it between choosing and binding), requiring a connection token."""
     environment = {
@@ -39,7 +40,7 @@ def cli_server(cli_path: Path, tmp_path: Path) -> Iterator[str]:
         "COPILOT_CONNECTION_TOKEN": CONNECTION_TOKEN,
     }
     server = subprocess.Popen(
-        [str(cli_path), "--headless", "--no-auto-update", "--port", "0"],
+        [str(copilot_cli), "--headless", "--no-auto-update", "--port", "0"],
         env=environment,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,

@@ -13,9 +13,8 @@ from pathlib import Path
 import anyio
 import pytest
 from rich.console import Console
-from run_helpers import SCRIPTS, read_events, read_json, run_at_model
+from run_helpers import SCRIPTS
 
-from bench.measure import children_running
 from copilot_batch import RunOptions, TaskStatus
 from copilot_batch.errors import CliCrashedError, RunLockedError
 from copilot_batch.redact import Redactor
@@ -25,6 +24,12 @@ from copilot_batch.runtime.resume import resume_run
 from copilot_batch.runtime.task_runs import retry_delay
 from copilot_batch.scripted_model import Fault, ScriptedModel, load_scripts
 from copilot_batch.terminal.live import PlainProgress
+from copilot_batch.testing import (
+    children_running,
+    read_events,
+    read_json,
+    run_at_scripted_model,
+)
 
 pytestmark = [pytest.mark.cli]
 
@@ -41,7 +46,7 @@ async def test_a_rate_limited_task_is_retried_in_a_fresh_session(tmp_path: Path)
     # The CLI makes 6 requests (5 retries of its own) before it reports the 429.
     limited = Fault(kind="rate_limit", prompt_contains="Say hello", times=6, retry_after=1)
     async with ScriptedModel(load_scripts([SCRIPTS / "greetings.yaml"]), faults=[limited]) as model:
-        result = await run_at_model(
+        result = await run_at_scripted_model(
             tmp_path,
             model,
             """
@@ -71,7 +76,7 @@ async def test_a_rate_limited_task_is_retried_in_a_fresh_session(tmp_path: Path)
 async def test_a_silent_model_is_stopped_by_idle_timeout(tmp_path: Path) -> None:
     hang = Fault(kind="hang", prompt_contains="Take your time")
     async with ScriptedModel(load_scripts([SCRIPTS / "greetings.yaml"]), faults=[hang]) as model:
-        result = await run_at_model(
+        result = await run_at_scripted_model(
             tmp_path,
             model,
             """
@@ -89,7 +94,7 @@ async def test_a_silent_model_is_stopped_by_idle_timeout(tmp_path: Path) -> None
 async def test_run_timeout_cancels_what_is_left_and_keeps_what_finished(tmp_path: Path) -> None:
     hang = Fault(kind="hang", prompt_contains="Take your time")
     async with ScriptedModel(load_scripts([SCRIPTS / "greetings.yaml"]), faults=[hang]) as model:
-        result = await run_at_model(
+        result = await run_at_scripted_model(
             tmp_path,
             model,
             """
@@ -124,7 +129,7 @@ async def test_resume_reruns_failed_and_changed_tasks_and_keeps_the_rest(tmp_pat
               - {id: changed, prompt: Take your time.}
               - {id: failed, prompt: Nobody scripted this.}
             """
-        first = await run_at_model(tmp_path, model, body)
+        first = await run_at_scripted_model(tmp_path, model, body)
         assert [task.status for task in first.results] == [
             TaskStatus.OK, TaskStatus.OK, TaskStatus.FAILED,
         ]  # fmt: skip
@@ -167,7 +172,9 @@ async def test_a_run_folder_in_use_is_not_resumed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     async with ScriptedModel(load_scripts([SCRIPTS / "greetings.yaml"])) as model:
-        first = await run_at_model(tmp_path, model, "tasks: [{id: a, prompt: Say hello.}]\n")
+        first = await run_at_scripted_model(
+            tmp_path, model, "tasks: [{id: a, prompt: Say hello.}]\n"
+        )
         monkeypatch.setenv("MODEL_URL", model.base_url)
     folder = RunFolder(first.folder, Redactor([]))
     with folder.locked(), pytest.raises(RunLockedError, match="in use by another"):
@@ -197,7 +204,7 @@ async def test_broken_model_replies_are_retried_until_they_succeed(tmp_path: Pat
         Fault(kind="malformed", prompt_contains="Say goodbye", times=6),
     ]
     async with ScriptedModel(load_scripts([SCRIPTS / "greetings.yaml"]), faults=faults) as model:
-        result = await run_at_model(
+        result = await run_at_scripted_model(
             tmp_path,
             model,
             """
@@ -230,7 +237,7 @@ async def test_broken_model_replies_are_retried_until_they_succeed(tmp_path: Pat
 async def test_a_run_lowers_its_concurrency_when_the_model_rate_limits(tmp_path: Path) -> None:
     limited = Fault(kind="rate_limit", prompt_contains="Say hello", times=1, retry_after=1)
     async with ScriptedModel(load_scripts([SCRIPTS / "greetings.yaml"]), faults=[limited]) as model:
-        result = await run_at_model(
+        result = await run_at_scripted_model(
             tmp_path,
             model,
             """
@@ -262,7 +269,7 @@ async def test_a_killed_cli_is_replaced_and_its_tasks_run_again(tmp_path: Path) 
 
         async with anyio.create_task_group() as group:
             group.start_soon(kill_the_cli_mid_run)
-            result = await run_at_model(
+            result = await run_at_scripted_model(
                 tmp_path,
                 model,
                 """
@@ -306,7 +313,7 @@ async def test_a_cli_that_dies_once_too_often_stops_the_run_with_every_task_reco
         async with anyio.create_task_group() as group:
             group.start_soon(kill_the_cli_mid_run)
             try:
-                await run_at_model(
+                await run_at_scripted_model(
                     tmp_path,
                     model,
                     """

@@ -9,12 +9,13 @@ from pathlib import Path
 
 import anyio
 import pytest
-from run_helpers import SCRIPTS, read_events, read_json, run_at_model, run_job
+from run_helpers import SCRIPTS
 
 from copilot_batch import TaskStatus
 from copilot_batch.runtime.cli_binary import find_cli
 from copilot_batch.runtime.clients import default_client_count
 from copilot_batch.scripted_model import Fault, ScriptedModel, load_scripts
+from copilot_batch.testing import read_events, read_json, run_at_scripted_model, run_job
 
 pytestmark = [pytest.mark.anyio, pytest.mark.cli]
 
@@ -151,7 +152,7 @@ async def test_timeout_aborts_the_session_and_the_run_goes_on(tmp_path: Path) ->
     scripts = load_scripts([SCRIPTS / "greetings.yaml"])
     hang = Fault(kind="hang", prompt_contains="Take your time")
     async with ScriptedModel(scripts, faults=[hang]) as model:
-        result = await run_at_model(
+        result = await run_at_scripted_model(
             tmp_path,
             model,
             """
@@ -191,7 +192,7 @@ async def test_tasks_run_concurrently_over_one_client(tmp_path: Path) -> None:
     scripts = load_scripts([SCRIPTS / "greetings.yaml"])
     async with ScriptedModel(scripts, barrier=8) as model:
         with anyio.fail_after(120):
-            result = await run_at_model(
+            result = await run_at_scripted_model(
                 tmp_path,
                 model,
                 """
@@ -218,7 +219,7 @@ async def test_sessions_spread_over_a_pool_of_cli_processes(tmp_path: Path) -> N
     scripts = load_scripts([SCRIPTS / "greetings.yaml"])
     async with ScriptedModel(scripts, barrier=4) as model:
         with anyio.fail_after(120):
-            result = await run_at_model(
+            result = await run_at_scripted_model(
                 tmp_path,
                 model,
                 """
@@ -248,7 +249,7 @@ async def test_cli_looks_for_no_github_login_when_every_task_names_a_provider(
     wrapper.write_text(f'#!/bin/sh\necho "$@" >> {arguments}\nexec "{find_cli()}" "$@"\n')
     wrapper.chmod(0o755)
     async with ScriptedModel(load_scripts([SCRIPTS / "greetings.yaml"])) as model:
-        result = await run_at_model(
+        result = await run_at_scripted_model(
             tmp_path,
             model,
             "tasks: [{id: hello, prompt: Say hello.}]",
