@@ -25,7 +25,7 @@ from copilot_batch import (
 from copilot_batch.redact import SECRET_VARIABLES
 from copilot_batch.testing import read_json, run_job, write_job
 
-pytestmark = [pytest.mark.anyio, pytest.mark.cli]
+pytestmark = pytest.mark.anyio
 
 CONNECTION_TOKEN = "connection-token-canary-7f3e"
 
@@ -57,6 +57,7 @@ def cli_server(copilot_cli: Path, tmp_path: Path) -> Iterator[str]:
         server.wait(timeout=15)
 
 
+@pytest.mark.cli
 async def test_a_job_runs_through_a_cli_server_already_running(
     tmp_path: Path, cli_server: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -84,6 +85,7 @@ async def test_a_job_runs_through_a_cli_server_already_running(
             assert CONNECTION_TOKEN not in path.read_text(errors="replace"), path
 
 
+@pytest.mark.cli
 async def test_a_wrong_connection_token_is_a_setup_error(
     tmp_path: Path, cli_server: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -135,6 +137,7 @@ async def test_job_files_naming_different_servers_are_refused(tmp_path: Path) ->
     assert not (tmp_path / "runs").exists()
 
 
+@pytest.mark.cli
 async def test_tasks_without_a_provider_need_a_signed_in_cli(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

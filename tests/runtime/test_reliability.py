@@ -31,8 +31,6 @@ from copilot_batch.testing import (
     run_at_scripted_model,
 )
 
-pytestmark = [pytest.mark.cli]
-
 
 def test_retry_delays_grow_exponentially_with_full_jitter() -> None:
     for attempt, ceiling in ((1, 2.0), (2, 4.0), (3, 8.0), (7, 60.0)):
@@ -41,6 +39,7 @@ def test_retry_delays_grow_exponentially_with_full_jitter() -> None:
         assert max(delays) > ceiling / 2  # spread over the range, not a fixed wait
 
 
+@pytest.mark.cli
 @pytest.mark.anyio
 async def test_a_rate_limited_task_is_retried_in_a_fresh_session(tmp_path: Path) -> None:
     # The CLI makes 6 requests (5 retries of its own) before it reports the 429.
@@ -72,6 +71,7 @@ async def test_a_rate_limited_task_is_retried_in_a_fresh_session(tmp_path: Path)
     assert_nothing_lost(result.folder, {"hello", "unknown"})
 
 
+@pytest.mark.cli
 @pytest.mark.anyio
 async def test_a_silent_model_is_stopped_by_idle_timeout(tmp_path: Path) -> None:
     hang = Fault(kind="hang", prompt_contains="Take your time")
@@ -90,6 +90,7 @@ async def test_a_silent_model_is_stopped_by_idle_timeout(tmp_path: Path) -> None
     assert_nothing_lost(result.folder, {"slow"})
 
 
+@pytest.mark.cli
 @pytest.mark.anyio
 async def test_run_timeout_cancels_what_is_left_and_keeps_what_finished(tmp_path: Path) -> None:
     hang = Fault(kind="hang", prompt_contains="Take your time")
@@ -120,6 +121,7 @@ async def test_run_timeout_cancels_what_is_left_and_keeps_what_finished(tmp_path
     assert_nothing_lost(result.folder, {"quick", "slow", "waiting"})
 
 
+@pytest.mark.cli
 @pytest.mark.anyio
 async def test_resume_reruns_failed_and_changed_tasks_and_keeps_the_rest(tmp_path: Path) -> None:
     async with ScriptedModel(load_scripts([SCRIPTS / "greetings.yaml"])) as model:
@@ -167,6 +169,7 @@ async def test_resume_reruns_failed_and_changed_tasks_and_keeps_the_rest(tmp_pat
     assert failed["final_message"] == "This reply never arrives in time."
 
 
+@pytest.mark.cli
 @pytest.mark.anyio
 async def test_a_run_folder_in_use_is_not_resumed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -194,6 +197,7 @@ def assert_nothing_lost(result_folder: Path, expected_ids: set[str]) -> None:
             assert record["status"] == "ok" and record["final_message"]
 
 
+@pytest.mark.cli
 @pytest.mark.anyio
 async def test_broken_model_replies_are_retried_until_they_succeed(tmp_path: Path) -> None:
     # Each fault lasts through the CLI's own retries (6 requests), so the session fails
@@ -233,6 +237,7 @@ async def test_broken_model_replies_are_retried_until_they_succeed(tmp_path: Pat
     assert_nothing_lost(result.folder, {"server-error", "dropped", "garbled"})
 
 
+@pytest.mark.cli
 @pytest.mark.anyio
 async def test_a_run_lowers_its_concurrency_when_the_model_rate_limits(tmp_path: Path) -> None:
     limited = Fault(kind="rate_limit", prompt_contains="Say hello", times=1, retry_after=1)
@@ -256,6 +261,7 @@ async def test_a_run_lowers_its_concurrency_when_the_model_rate_limits(tmp_path:
     assert run["concurrency"] == {"maximum": 4, "lowest": 2, "final": changes[-1][1]}
 
 
+@pytest.mark.cli
 @pytest.mark.anyio
 async def test_a_killed_cli_is_replaced_and_its_tasks_run_again(tmp_path: Path) -> None:
     # The first two model calls hang, so two sessions are mid-turn when the CLI is killed.
@@ -297,6 +303,7 @@ async def test_a_killed_cli_is_replaced_and_its_tasks_run_again(tmp_path: Path) 
         assert second["status"] == "ok"
 
 
+@pytest.mark.cli
 @pytest.mark.anyio
 async def test_a_cli_that_dies_once_too_often_stops_the_run_with_every_task_recorded(
     tmp_path: Path,
