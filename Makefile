@@ -1,12 +1,13 @@
 # Two commands do all set-up on a fresh machine with Python 3.11+, Node/npm and make:
 #   make demo   creates .venv, installs copilot-batch and the Copilot CLI, runs jobs/*.yaml offline
 #   make test   the same set-up, then lint, types and the whole test suite
+#   make test-fast   the tests that start no Copilot CLI (no npm needed, no lint)
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 RUNS ?= runs
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup demo test test-fast lint bench clean
 
 $(BIN)/copilot-batch: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +29,10 @@ demo: setup
 
 test: lint
 	$(BIN)/pytest
+
+# Tests that start the CLI are marked cli; the rest need only the Python package.
+test-fast: $(BIN)/copilot-batch
+	$(BIN)/pytest -m 'not cli'
 
 # Not part of test: it takes minutes and its figures depend on the machine.
 bench: setup

@@ -36,8 +36,9 @@ import click
 from copilot import CopilotClient, PermissionHandler, RuntimeConnection
 
 from copilot_batch.runtime.cli_binary import find_cli
+from copilot_batch.testing.processes import children_running
 
-from .measure import MIB, Measurement, children_running, cpu_seconds, lower_bound, measure
+from .measure import MIB, Measurement, cpu_seconds, lower_bound, measure
 
 HERE = Path(__file__).resolve().parent
 SCRIPT = HERE / "hello.yaml"

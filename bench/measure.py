@@ -18,6 +18,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from copilot_batch.testing.processes import process_parents, read_proc, stat_fields
+
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 MIB = 1024 * 1024
@@ -25,9 +27,8 @@ MIB = 1024 * 1024
 
 def parse_stat(text: str) -> tuple[int, float]:
     """(parent pid, CPU seconds of the process and its waited-for children) from the text
-    of ``/proc/PID/stat``. The command name may hold spaces and parentheses, so the fields
-    are counted from its last ``)``."""
-    fields = text[text.rindex(")") + 2 :].split()
+    of ``/proc/PID/stat``."""
+    fields = stat_fields(text)
     # fields[0] is field 3 (state): ppid is field 4; utime, stime, cutime, cstime 14-17.
     ticks = sum(int(value) for value in fields[11:15])
     return int(fields[1]), ticks / CLOCK_TICKS
@@ -45,44 +46,13 @@ def descendants(root: int, parents: Mapping[int, int]) -> list[int]:
     return tree
 
 
-def _read(path: str) -> str | None:
-    try:
-        with open(path, encoding="ascii", errors="replace") as file:
-            return file.read()
-    except OSError:  # the process ended between listing and reading
-        return None
-
-
-def process_parents() -> dict[int, int]:
-    parents: dict[int, int] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit() and (text := _read(f"/proc/{entry}/stat")) is not None:
-            parents[int(entry)] = parse_stat(text)[0]
-    return parents
-
-
-def children_running(executable: Path) -> list[int]:
-    """Pids of this process's children that run ``executable``."""
-    target = os.path.realpath(executable)
-    found = []
-    for pid, parent in process_parents().items():
-        if parent != os.getpid():
-            continue
-        try:
-            if os.readlink(f"/proc/{pid}/exe") == target:
-                found.append(pid)
-        except OSError:  # it ended in the meantime
-            continue
-    return found
-
-
 def rss_bytes(pid: int) -> int:
-    text = _read(f"/proc/{pid}/statm")
+    text = read_proc(f"/proc/{pid}/statm")
     return int(text.split()[1]) * PAGE_SIZE if text else 0
 
 
 def pss_bytes(pid: int) -> int:
-    text = _read(f"/proc/{pid}/smaps_rollup")
+    text = read_proc(f"/proc/{pid}/smaps_rollup")
     for line in (text or "").splitlines():
         if line.startswith("Pss:"):
             return int(line.split()[1]) * 1024
@@ -91,7 +61,7 @@ def pss_bytes(pid: int) -> int:
 
 def cpu_seconds(pid: int) -> float:
     """CPU seconds of a live process and of its children it has waited for."""
-    text = _read(f"/proc/{pid}/stat")
+    text = read_proc(f"/proc/{pid}/stat")
     return parse_stat(text)[1] if text else 0.0
 
 

@@ -1,4 +1,14 @@
-"""copilot-batch: run YAML-described batches of GitHub Copilot agent sessions in parallel."""
+"""copilot-batch: run YAML-described batches of GitHub Copilot agent sessions in parallel.
+
+The public names below are imported on first use, not with the package: importing a
+submodule (``copilot_batch.testing.plugin``, which every pytest session of anyone who has
+copilot-batch installed loads) must not cost the Copilot SDK's import.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from .errors import (
     CliConnectError,
@@ -35,10 +45,36 @@ from .errors import (
     ToolImportError,
     WorkspaceError,
 )
-from .jobfile import JobSpec, TaskSpec, job_schema, load_jobs
-from .records import AuditEntry, RunStatus, TaskResult, TaskStatus, Usage
-from .runtime.run_state import RunOptions
-from .runtime.runner import RunResult, run_batch
+
+if TYPE_CHECKING:
+    from .jobfile import JobSpec, TaskSpec, job_schema, load_jobs
+    from .records import AuditEntry, RunStatus, TaskResult, TaskStatus, Usage
+    from .runtime import RunOptions, RunResult, run_batch
+
+# The module each lazily imported name comes from (the imports above, for type checkers).
+_LAZY = {
+    "JobSpec": ".jobfile",
+    "TaskSpec": ".jobfile",
+    "job_schema": ".jobfile",
+    "load_jobs": ".jobfile",
+    "AuditEntry": ".records",
+    "RunStatus": ".records",
+    "TaskResult": ".records",
+    "TaskStatus": ".records",
+    "Usage": ".records",
+    "RunOptions": ".runtime",
+    "RunResult": ".runtime",
+    "run_batch": ".runtime",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "AuditEntry",

@@ -1,4 +1,5 @@
-"""Fixtures shared by the whole suite: the asyncio backend, the real CLI, the recordings."""
+"""Fixtures shared by the whole suite: the asyncio backend and the recordings. The real
+CLI (``copilot_cli``) and the ``cli`` marker come from copilot-batch's pytest plugin."""
 
 from __future__ import annotations
 
@@ -7,7 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from copilot_batch.runtime.cli_binary import find_cli
+# copilot-batch's plugin is loaded here as well as by its entry point (which needs an
+# install that has it): the entry point bears the module's name, so pytest loads it once
+# either way. pytester runs the plugin's own test in a fresh pytest session.
+pytest_plugins = ["copilot_batch.testing.plugin", "pytester"]
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 
@@ -16,12 +20,6 @@ REPOSITORY = Path(__file__).resolve().parents[1]
 def anyio_backend() -> str:
     # The Copilot SDK runs on asyncio only.
     return "asyncio"
-
-
-@pytest.fixture(scope="session")
-def cli_path() -> Path:
-    """The real Copilot CLI, found the way copilot-batch finds it."""
-    return find_cli()
 
 
 @pytest.fixture(scope="session")

@@ -15,7 +15,6 @@ from click.testing import CliRunner
 from git_helpers import branches, git, worktrees
 from hypothesis import given
 from hypothesis import strategies as st
-from run_helpers import one_tool_conversation
 
 from copilot_batch import TaskSpec, load_jobs
 from copilot_batch.cli import main
@@ -23,6 +22,7 @@ from copilot_batch.redact import Redactor
 from copilot_batch.run_folder.clean import parse_age
 from copilot_batch.run_folder.layout import RunFolder
 from copilot_batch.runtime.workspaces import WorkspaceManager
+from copilot_batch.testing import one_tool_conversation
 
 
 def clean(*arguments: str) -> tuple[int, str]:

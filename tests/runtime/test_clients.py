@@ -17,7 +17,7 @@ pytestmark = [pytest.mark.anyio, pytest.mark.cli]
 
 
 async def test_a_run_ending_as_a_ping_is_answered_prints_no_error(
-    cli_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    copilot_cli: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The SDK's reader thread hands each reply to the event loop with
     ``call_soon_threadsafe(future.set_result, …)`` and does not check that the request is
@@ -27,7 +27,7 @@ async def test_a_run_ending_as_a_ping_is_answered_prints_no_error(
     loop = asyncio.get_running_loop()
     problems: list[dict[str, Any]] = []
     loop.set_exception_handler(lambda _loop, context: problems.append(context))
-    cli = CliProcess(cli_path, tmp_path / "copilot-home", github_login=False)
+    cli = CliProcess(copilot_cli, tmp_path / "copilot-home", github_login=False)
     async with SupervisedClient(cli, 0, structlog.get_logger()) as supervised:
         hand_over = loop.call_soon_threadsafe
         stopped: list[bool] = []

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from run_helpers import SCRIPTS, read_json, run_job, write_job
+from run_helpers import SCRIPTS
 
 from copilot_batch import (
     CliConnectError,
@@ -23,14 +23,15 @@ from copilot_batch import (
     run_batch,
 )
 from copilot_batch.redact import SECRET_VARIABLES
+from copilot_batch.testing import read_json, run_job, write_job
 
-pytestmark = [pytest.mark.anyio, pytest.mark.cli]
+pytestmark = pytest.mark.anyio
 
 CONNECTION_TOKEN = "connection-token-canary-7f3e"
 
 
 @pytest.fixture
-def cli_server(cli_path: Path, tmp_path: Path) -> Iterator[str]:
+def cli_server(copilot_cli: Path, tmp_path: Path) -> Iterator[str]:
     """The real CLI in server mode on a loopback port it chose (port 0: no other process
     can take it between choosing and binding), requiring a connection token."""
     environment = {
@@ -39,7 +40,7 @@ def cli_server(cli_path: Path, tmp_path: Path) -> Iterator[str]:
         "COPILOT_CONNECTION_TOKEN": CONNECTION_TOKEN,
     }
     server = subprocess.Popen(
-        [str(cli_path), "--headless", "--no-auto-update", "--port", "0"],
+        [str(copilot_cli), "--headless", "--no-auto-update", "--port", "0"],
         env=environment,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
@@ -56,6 +57,7 @@ def cli_server(cli_path: Path, tmp_path: Path) -> Iterator[str]:
         server.wait(timeout=15)
 
 
+@pytest.mark.cli
 async def test_a_job_runs_through_a_cli_server_already_running(
     tmp_path: Path, cli_server: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -83,6 +85,7 @@ async def test_a_job_runs_through_a_cli_server_already_running(
             assert CONNECTION_TOKEN not in path.read_text(errors="replace"), path
 
 
+@pytest.mark.cli
 async def test_a_wrong_connection_token_is_a_setup_error(
     tmp_path: Path, cli_server: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -134,6 +137,7 @@ async def test_job_files_naming_different_servers_are_refused(tmp_path: Path) ->
     assert not (tmp_path / "runs").exists()
 
 
+@pytest.mark.cli
 async def test_tasks_without_a_provider_need_a_signed_in_cli(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -6,10 +6,10 @@ import io
 from pathlib import Path
 
 from rich.console import Console
-from run_helpers import write_job
 
 from copilot_batch import TaskResult, TaskSpec, TaskStatus, load_jobs
 from copilot_batch.terminal.live import PlainProgress
+from copilot_batch.testing import write_job
 
 
 def tasks(folder: Path, count: int) -> list[TaskSpec]:

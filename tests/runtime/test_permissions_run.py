@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 import yaml
-from run_helpers import one_tool_conversation, read_events, read_json, run_job
 
 from copilot_batch import TaskStatus
 from copilot_batch.scripted_model import ScriptedModel, load_scripts
+from copilot_batch.testing import one_tool_conversation, read_events, read_json, run_job
 
 pytestmark = [pytest.mark.anyio, pytest.mark.cli]
 

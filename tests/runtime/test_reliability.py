@@ -13,9 +13,8 @@ from pathlib import Path
 import anyio
 import pytest
 from rich.console import Console
-from run_helpers import SCRIPTS, read_events, read_json, run_at_model
+from run_helpers import SCRIPTS
 
-from bench.measure import children_running
 from copilot_batch import RunOptions, TaskStatus
 from copilot_batch.errors import CliCrashedError, RunLockedError
 from copilot_batch.redact import Redactor
@@ -25,8 +24,12 @@ from copilot_batch.runtime.resume import resume_run
 from copilot_batch.runtime.task_runs import retry_delay
 from copilot_batch.scripted_model import Fault, ScriptedModel, load_scripts
 from copilot_batch.terminal.live import PlainProgress
-
-pytestmark = [pytest.mark.cli]
+from copilot_batch.testing import (
+    children_running,
+    read_events,
+    read_json,
+    run_at_scripted_model,
+)
 
 
 def test_retry_delays_grow_exponentially_with_full_jitter() -> None:
@@ -36,12 +39,13 @@ def test_retry_delays_grow_exponentially_with_full_jitter() -> None:
         assert max(delays) > ceiling / 2  # spread over the range, not a fixed wait
 
 
+@pytest.mark.cli
 @pytest.mark.anyio
 async def test_a_rate_limited_task_is_retried_in_a_fresh_session(tmp_path: Path) -> None:
     # The CLI makes 6 requests (5 retries of its own) before it reports the 429.
     limited = Fault(kind="rate_limit", prompt_contains="Say hello", times=6, retry_after=1)
     async with ScriptedModel(load_scripts([SCRIPTS / "greetings.yaml"]), faults=[limited]) as model:
-        result = await run_at_model(
+        result = await run_at_scripted_model(
             tmp_path,
             model,
             """
@@ -67,11 +71,12 @@ async def test_a_rate_limited_task_is_retried_in_a_fresh_session(tmp_path: Path)
     assert_nothing_lost(result.folder, {"hello", "unknown"})
 
 
+@pytest.mark.cli
 @pytest.mark.anyio
 async def test_a_silent_model_is_stopped_by_idle_timeout(tmp_path: Path) -> None:
     hang = Fault(kind="hang", prompt_contains="Take your time")
     async with ScriptedModel(load_scripts([SCRIPTS / "greetings.yaml"]), faults=[hang]) as model:
-        result = await run_at_model(
+        result = await run_at_scripted_model(
             tmp_path,
             model,
             """
@@ -85,11 +90,12 @@ async def test_a_silent_model_is_stopped_by_idle_timeout(tmp_path: Path) -> None
     assert_nothing_lost(result.folder, {"slow"})
 
 
+@pytest.mark.cli
 @pytest.mark.anyio
 async def test_run_timeout_cancels_what_is_left_and_keeps_what_finished(tmp_path: Path) -> None:
     hang = Fault(kind="hang", prompt_contains="Take your time")
     async with ScriptedModel(load_scripts([SCRIPTS / "greetings.yaml"]), faults=[hang]) as model:
-        result = await run_at_model(
+        result = await run_at_scripted_model(
             tmp_path,
             model,
             """
@@ -115,6 +121,7 @@ async def test_run_timeout_cancels_what_is_left_and_keeps_what_finished(tmp_path
     assert_nothing_lost(result.folder, {"quick", "slow", "waiting"})
 
 
+@pytest.mark.cli
 @pytest.mark.anyio
 async def test_resume_reruns_failed_and_changed_tasks_and_keeps_the_rest(tmp_path: Path) -> None:
     async with ScriptedModel(load_scripts([SCRIPTS / "greetings.yaml"])) as model:
@@ -124,7 +131,7 @@ async def test_resume_reruns_failed_and_changed_tasks_and_keeps_the_rest(tmp_pat
               - {id: changed, prompt: Take your time.}
               - {id: failed, prompt: Nobody scripted this.}
             """
-        first = await run_at_model(tmp_path, model, body)
+        first = await run_at_scripted_model(tmp_path, model, body)
         assert [task.status for task in first.results] == [
             TaskStatus.OK, TaskStatus.OK, TaskStatus.FAILED,
         ]  # fmt: skip
@@ -162,12 +169,15 @@ async def test_resume_reruns_failed_and_changed_tasks_and_keeps_the_rest(tmp_pat
     assert failed["final_message"] == "This reply never arrives in time."
 
 
+@pytest.mark.cli
 @pytest.mark.anyio
 async def test_a_run_folder_in_use_is_not_resumed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     async with ScriptedModel(load_scripts([SCRIPTS / "greetings.yaml"])) as model:
-        first = await run_at_model(tmp_path, model, "tasks: [{id: a, prompt: Say hello.}]\n")
+        first = await run_at_scripted_model(
+            tmp_path, model, "tasks: [{id: a, prompt: Say hello.}]\n"
+        )
         monkeypatch.setenv("MODEL_URL", model.base_url)
     folder = RunFolder(first.folder, Redactor([]))
     with folder.locked(), pytest.raises(RunLockedError, match="in use by another"):
@@ -187,6 +197,7 @@ def assert_nothing_lost(result_folder: Path, expected_ids: set[str]) -> None:
             assert record["status"] == "ok" and record["final_message"]
 
 
+@pytest.mark.cli
 @pytest.mark.anyio
 async def test_broken_model_replies_are_retried_until_they_succeed(tmp_path: Path) -> None:
     # Each fault lasts through the CLI's own retries (6 requests), so the session fails
@@ -197,7 +208,7 @@ async def test_broken_model_replies_are_retried_until_they_succeed(tmp_path: Pat
         Fault(kind="malformed", prompt_contains="Say goodbye", times=6),
     ]
     async with ScriptedModel(load_scripts([SCRIPTS / "greetings.yaml"]), faults=faults) as model:
-        result = await run_at_model(
+        result = await run_at_scripted_model(
             tmp_path,
             model,
             """
@@ -226,11 +237,12 @@ async def test_broken_model_replies_are_retried_until_they_succeed(tmp_path: Pat
     assert_nothing_lost(result.folder, {"server-error", "dropped", "garbled"})
 
 
+@pytest.mark.cli
 @pytest.mark.anyio
 async def test_a_run_lowers_its_concurrency_when_the_model_rate_limits(tmp_path: Path) -> None:
     limited = Fault(kind="rate_limit", prompt_contains="Say hello", times=1, retry_after=1)
     async with ScriptedModel(load_scripts([SCRIPTS / "greetings.yaml"]), faults=[limited]) as model:
-        result = await run_at_model(
+        result = await run_at_scripted_model(
             tmp_path,
             model,
             """
@@ -249,6 +261,7 @@ async def test_a_run_lowers_its_concurrency_when_the_model_rate_limits(tmp_path:
     assert run["concurrency"] == {"maximum": 4, "lowest": 2, "final": changes[-1][1]}
 
 
+@pytest.mark.cli
 @pytest.mark.anyio
 async def test_a_killed_cli_is_replaced_and_its_tasks_run_again(tmp_path: Path) -> None:
     # The first two model calls hang, so two sessions are mid-turn when the CLI is killed.
@@ -262,7 +275,7 @@ async def test_a_killed_cli_is_replaced_and_its_tasks_run_again(tmp_path: Path) 
 
         async with anyio.create_task_group() as group:
             group.start_soon(kill_the_cli_mid_run)
-            result = await run_at_model(
+            result = await run_at_scripted_model(
                 tmp_path,
                 model,
                 """
@@ -290,6 +303,7 @@ async def test_a_killed_cli_is_replaced_and_its_tasks_run_again(tmp_path: Path) 
         assert second["status"] == "ok"
 
 
+@pytest.mark.cli
 @pytest.mark.anyio
 async def test_a_cli_that_dies_once_too_often_stops_the_run_with_every_task_recorded(
     tmp_path: Path,
@@ -306,7 +320,7 @@ async def test_a_cli_that_dies_once_too_often_stops_the_run_with_every_task_reco
         async with anyio.create_task_group() as group:
             group.start_soon(kill_the_cli_mid_run)
             try:
-                await run_at_model(
+                await run_at_scripted_model(
                     tmp_path,
                     model,
                     """

@@ -9,16 +9,18 @@ from pathlib import Path
 
 import anyio
 import pytest
-from run_helpers import SCRIPTS, read_events, read_json, run_at_model, run_job
+from run_helpers import SCRIPTS
 
 from copilot_batch import TaskStatus
 from copilot_batch.runtime.cli_binary import find_cli
 from copilot_batch.runtime.clients import default_client_count
 from copilot_batch.scripted_model import Fault, ScriptedModel, load_scripts
+from copilot_batch.testing import read_events, read_json, run_at_scripted_model, run_job
 
-pytestmark = [pytest.mark.anyio, pytest.mark.cli]
+pytestmark = pytest.mark.anyio
 
 
+@pytest.mark.cli
 async def test_custom_tool_call_replayed_from_recording(
     tmp_path: Path, snapshots_dir: Path
 ) -> None:
@@ -102,6 +104,7 @@ def notes(tmp_path: Path) -> Path:
     return path
 
 
+@pytest.mark.cli
 async def test_builtin_tool_edits_file_in_working_directory(tmp_path: Path, notes: Path) -> None:
     result = await run_job(
         tmp_path,
@@ -120,6 +123,7 @@ async def test_builtin_tool_edits_file_in_working_directory(tmp_path: Path, note
     assert (task.tool_calls, task.permission_denials) == (1, 0)
 
 
+@pytest.mark.cli
 async def test_deny_all_is_the_default_and_every_denial_is_recorded(
     tmp_path: Path, notes: Path
 ) -> None:
@@ -147,11 +151,12 @@ async def test_deny_all_is_the_default_and_every_denial_is_recorded(
     assert decision["run_id"] == result.run_id
 
 
+@pytest.mark.cli
 async def test_timeout_aborts_the_session_and_the_run_goes_on(tmp_path: Path) -> None:
     scripts = load_scripts([SCRIPTS / "greetings.yaml"])
     hang = Fault(kind="hang", prompt_contains="Take your time")
     async with ScriptedModel(scripts, faults=[hang]) as model:
-        result = await run_at_model(
+        result = await run_at_scripted_model(
             tmp_path,
             model,
             """
@@ -169,6 +174,7 @@ async def test_timeout_aborts_the_session_and_the_run_goes_on(tmp_path: Path) ->
     assert result.record["totals"]["timeout"] == 1
 
 
+@pytest.mark.cli
 async def test_unmatched_request_fails_the_task_with_the_models_explanation(tmp_path: Path) -> None:
     result = await run_job(
         tmp_path,
@@ -185,13 +191,14 @@ async def test_unmatched_request_fails_the_task_with_the_models_explanation(tmp_
     assert result.exit_code == 1
 
 
+@pytest.mark.cli
 async def test_tasks_run_concurrently_over_one_client(tmp_path: Path) -> None:
     # No reply leaves the model until all eight sessions have a request open at once: a run
     # that did not run its tasks side by side would wait for ever (fail_after ends it).
     scripts = load_scripts([SCRIPTS / "greetings.yaml"])
     async with ScriptedModel(scripts, barrier=8) as model:
         with anyio.fail_after(120):
-            result = await run_at_model(
+            result = await run_at_scripted_model(
                 tmp_path,
                 model,
                 """
@@ -214,11 +221,12 @@ def test_default_client_count_follows_concurrency_within_the_cpus() -> None:
     assert default_client_count(1000, 16) == 32
 
 
+@pytest.mark.cli
 async def test_sessions_spread_over_a_pool_of_cli_processes(tmp_path: Path) -> None:
     scripts = load_scripts([SCRIPTS / "greetings.yaml"])
     async with ScriptedModel(scripts, barrier=4) as model:
         with anyio.fail_after(120):
-            result = await run_at_model(
+            result = await run_at_scripted_model(
                 tmp_path,
                 model,
                 """
@@ -238,6 +246,7 @@ async def test_sessions_spread_over_a_pool_of_cli_processes(tmp_path: Path) -> N
     assert not list(result.folder.glob("copilot-home*"))
 
 
+@pytest.mark.cli
 async def test_cli_looks_for_no_github_login_when_every_task_names_a_provider(
     tmp_path: Path,
 ) -> None:
@@ -248,7 +257,7 @@ async def test_cli_looks_for_no_github_login_when_every_task_names_a_provider(
     wrapper.write_text(f'#!/bin/sh\necho "$@" >> {arguments}\nexec "{find_cli()}" "$@"\n')
     wrapper.chmod(0o755)
     async with ScriptedModel(load_scripts([SCRIPTS / "greetings.yaml"])) as model:
-        result = await run_at_model(
+        result = await run_at_scripted_model(
             tmp_path,
             model,
             "tasks: [{id: hello, prompt: Say hello.}]",

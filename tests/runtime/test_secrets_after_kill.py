@@ -14,9 +14,9 @@ import anyio
 import anyio.abc
 import pytest
 
-from bench.measure import process_parents
 from copilot_batch.runtime.cli_binary import find_cli
 from copilot_batch.scripted_model import Fault, ScriptedModel, load_scripts
+from copilot_batch.testing import children_running, executable_of
 
 pytestmark = [pytest.mark.anyio, pytest.mark.cli]
 
@@ -85,7 +85,7 @@ async def test_no_secret_is_left_in_clear_after_kill_9(tmp_path: Path) -> None:
                 await model.wait_for(
                     lambda requests: any(request.fault == "hang" for request in requests)
                 )
-                clis = _children(runner.pid, find_cli())
+                clis = children_running(find_cli(), parent=runner.pid)
                 assert clis, "the runner started no CLI"
                 runner.kill()
                 await runner.wait()
@@ -115,22 +115,6 @@ async def _read_until(stream: anyio.abc.ByteReceiveStream, marker: bytes) -> Non
         seen += await stream.receive()
 
 
-def _children(pid: int, executable: Path) -> list[int]:
-    target = os.path.realpath(executable)
-    found = []
-    for child, parent in process_parents().items():
-        if parent == pid and _exe(child) == target:
-            found.append(child)
-    return found
-
-
-def _exe(pid: int) -> str | None:
-    try:
-        return os.readlink(f"/proc/{pid}/exe")
-    except OSError:  # it ended in the meantime
-        return None
-
-
 async def _exited(pid: int) -> None:
     """Wait until ``pid`` (not our child) has exited: its pidfd becomes readable."""
     try:
@@ -146,5 +130,5 @@ async def _exited(pid: int) -> None:
 def _kill_survivors(pids: list[int], executable: Path) -> None:
     """Leave no CLI behind, even when the test fails."""
     for pid in pids:
-        if _exe(pid) == os.path.realpath(executable):
+        if executable_of(pid) == os.path.realpath(executable):
             os.kill(pid, signal.SIGKILL)

@@ -8,19 +8,20 @@ from pathlib import Path
 import anyio
 import pytest
 import structlog
-from run_helpers import SCRIPTS, write_job
+from run_helpers import SCRIPTS
 
 from copilot_batch import TaskResult, TaskStatus, load_jobs
 from copilot_batch.run_folder.events import EventSink
 from copilot_batch.runtime.clients import CliProcess, open_client
 from copilot_batch.runtime.session import run_task_session
 from copilot_batch.scripted_model import Fault, ScriptedModel, load_scripts
+from copilot_batch.testing import write_job
 
 pytestmark = [pytest.mark.anyio, pytest.mark.cli]
 
 
 async def test_a_cancelled_session_leaves_saying_why_to_its_caller(
-    cli_path: Path, tmp_path: Path
+    copilot_cli: Path, tmp_path: Path
 ) -> None:
     """The session knows it was cancelled, not whether the run was interrupted, timed out or
     stopped: the record it hands over says only ``cancelled`` (task_runs words the reason)."""
@@ -46,7 +47,7 @@ async def test_a_cancelled_session_leaves_saying_why_to_its_caller(
         [task] = load_jobs([job], environ={"MODEL_URL": model.base_url})[0].tasks
         events, _unread = anyio.create_memory_object_stream[object](math.inf)
         sink = EventSink(task.id, events)
-        async with open_client(CliProcess(cli_path, home, github_login=False)) as client:
+        async with open_client(CliProcess(copilot_cli, home, github_login=False)) as client:
             with anyio.fail_after(60):
                 async with anyio.create_task_group() as group:
                     group.start_soon(

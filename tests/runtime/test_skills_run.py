@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 import yaml
-from run_helpers import SCRIPTS, read_events, read_json, run_at_model, run_job
+from run_helpers import SCRIPTS
 
 from copilot_batch import TaskStatus
 from copilot_batch.scripted_model import ScriptedModel, load_scripts
+from copilot_batch.testing import read_events, read_json, run_at_scripted_model, run_job
 
 pytestmark = [pytest.mark.anyio, pytest.mark.cli]
 
@@ -107,7 +108,7 @@ async def test_tool_allow_and_deny_lists_shape_what_the_model_is_offered(tmp_pat
     )
     scripts = load_scripts([SCRIPTS / "greetings.yaml"])
     async with ScriptedModel(scripts) as model:
-        result = await run_at_model(
+        result = await run_at_scripted_model(
             tmp_path,
             model,
             """

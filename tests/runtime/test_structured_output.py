@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 import yaml
-from run_helpers import read_json, run_job
 
 from copilot_batch import TaskStatus
 from copilot_batch.runtime.structured_output import (
@@ -15,6 +14,7 @@ from copilot_batch.runtime.structured_output import (
     parse_output,
     retry_prompt,
 )
+from copilot_batch.testing import read_json, run_job
 
 FINDINGS = {
     "type": "object",

@@ -10,12 +10,12 @@ import pytest
 import yaml
 from click.testing import CliRunner
 from git_helpers import git
-from run_helpers import one_tool_conversation, read_json, run_job
 
 from copilot_batch import TaskStatus
 from copilot_batch.cli import main
 from copilot_batch.errors import PatchApplyError
 from copilot_batch.run_folder.apply import apply_patch
+from copilot_batch.testing import one_tool_conversation, read_json, run_job
 
 pytestmark = [pytest.mark.cli]
 

@@ -12,10 +12,10 @@ from copilot import CopilotClient, RuntimeConnection
 
 @pytest.fixture(scope="module")
 async def copilot(
-    cli_path: Path, tmp_path_factory: pytest.TempPathFactory
+    copilot_cli: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[CopilotClient]:
     """One CLI process per test module (each start costs seconds), with its own home."""
-    connection = RuntimeConnection.for_stdio(path=str(cli_path))
+    connection = RuntimeConnection.for_stdio(path=str(copilot_cli))
     home = tmp_path_factory.mktemp("copilot-home")
     client = CopilotClient(connection=connection, base_directory=str(home))
     await client.start()
