@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from collections.abc import Awaitable, Callable, Iterator, Sequence
@@ -176,7 +177,7 @@ def _run_with_progress(
 ) -> RunResult:
     if observer is None:
         return anyio.run(run, backend="asyncio")
-    with observer:
+    with observer.shown():
         return anyio.run(run, backend="asyncio")
 
 
@@ -232,34 +233,58 @@ def run(
 ) -> None:
     """Run every task of the job files PATHS (files or globs) as one run."""
     jobs = _load(paths)
-    cli_options.clients(clients, concurrency)
-    options = RunOptions(
+    options = dataclasses.replace(
+        _execution(concurrency, clients, cli_path, cli_url, replay),
         out_dir=out_dir,
-        concurrency=concurrency,
         only=only,
         shard=shard,
         run_timeout=run_timeout,
         max_cli_restarts=max_cli_restarts,
-        clients=clients,
         model=model,
-        cli_path=cli_path,
-        cli_url=cli_url,
-        replay=replay,
         run_id=run_id,
-        handle_signals=True,
     )
     tasks = select_tasks(jobs, only, shard)
     if dry_run:
         print_tasks(tasks)
         return
     cli_options.new_run_folder(out_dir, run_id)
+    _run_and_report(quiet, apply_changes, lambda observer: run_batch(jobs, options, observer))
+
+
+def _execution(
+    concurrency: int,
+    clients: int | None,
+    cli_path: str | None,
+    cli_url: str | None,
+    replay: tuple[Path, ...],
+) -> RunOptions:
+    """The options ``run`` and ``resume`` share, ``--clients`` checked against
+    ``--concurrency``."""
+    cli_options.clients(clients, concurrency)
+    return RunOptions(
+        concurrency=concurrency,
+        clients=clients,
+        cli_path=cli_path,
+        cli_url=cli_url,
+        replay=replay,
+        handle_signals=True,
+    )
+
+
+def _run_and_report(
+    quiet: bool,
+    apply_changes: bool,
+    start: Callable[[PlainProgress | None], Awaitable[RunResult]],
+) -> NoReturn:
+    """Run with the progress fit for the terminal, then the summary, the patches applied
+    if asked, and the exit code."""
     console = Console(highlight=False)
     observer = _progress(console, quiet)
-    result = _run_with_progress(observer, lambda: run_batch(jobs, options, observer))
+    result = _run_with_progress(observer, lambda: start(observer))
     _report(console, result, apply_changes)
 
 
-def _report(console: Console, result: RunResult, apply_changes: bool) -> None:
+def _report(console: Console, result: RunResult, apply_changes: bool) -> NoReturn:
     """The closing summary, the patches applied if asked, and the exit code."""
     print_summary(console, result.record, str(result.folder))
     exit_code = ExitCode(result.exit_code)
@@ -286,19 +311,8 @@ def resume(
     """Run again, in the same folder, the tasks of RUN that did not end ok or whose spec
     changed since; the others keep their results. RUN is a run folder or a run id."""
     run_path = find_run(run_name, out_dir)
-    cli_options.clients(clients, concurrency)
-    options = RunOptions(
-        concurrency=concurrency,
-        clients=clients,
-        cli_path=cli_path,
-        cli_url=cli_url,
-        replay=replay,
-        handle_signals=True,
-    )
-    console = Console(highlight=False)
-    observer = _progress(console, quiet)
-    result = _run_with_progress(observer, lambda: resume_run(run_path, options, observer))
-    _report(console, result, apply_changes)
+    options = _execution(concurrency, clients, cli_path, cli_url, replay)
+    _run_and_report(quiet, apply_changes, lambda observer: resume_run(run_path, options, observer))
 
 
 @main.command()

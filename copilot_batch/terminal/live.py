@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Sequence
-from types import TracebackType
-from typing import Self
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 from rich.console import Console, Group, RenderableType
 from rich.live import Live
@@ -100,23 +99,10 @@ class PlainProgress:
             self._totals_at = time.monotonic()
             self._console.print(f"progress: {self.totals()}", soft_wrap=True)
 
-    def _start(self) -> None:
-        """Nothing to start: lines are printed as tasks finish."""
-
-    def _stop(self) -> None:
-        """Nothing to stop."""
-
-    def __enter__(self) -> Self:
-        self._start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self._stop()
+    @contextmanager
+    def shown(self) -> Iterator[None]:
+        """While the run lasts (lines are printed as tasks finish: nothing to set up)."""
+        yield
 
 
 class LiveView(PlainProgress):
@@ -135,8 +121,8 @@ class LiveView(PlainProgress):
             running.add_row(Text(task_id, style="bold"), Text(activity, style="dim"))
         return Group(Text(self.totals(), style="cyan"), running)
 
-    def _start(self) -> None:
-        self._live.start()
-
-    def _stop(self) -> None:
-        self._live.stop()
+    @contextmanager
+    def shown(self) -> Iterator[None]:
+        """While the run lasts: the live panel."""
+        with self._live:
+            yield
