@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
-import os
 import sys
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -13,16 +13,13 @@ from typing import Any, NoReturn, TypeVar
 import anyio
 import click
 from rich.console import Console
-from rich.markdown import Markdown
-from rich.markup import escape
 
 from . import cli_options
 from .bugs import internal_error
-from .errors import CopilotBatchError, ExitCode, RunLockedError, RunNotFoundError
+from .errors import CopilotBatchError, ExitCode, RunLockedError
 from .jobfile import (
     JobSpec,
     Skill,
-    TaskSpec,
     discover_skills,
     job_schema,
     load_jobs,
@@ -30,17 +27,15 @@ from .jobfile import (
     resolve_job_paths,
 )
 from .run_folder import (
+    DEFAULT_OUT,
     apply_run,
     clean_run,
+    find_run,
     merge_runs,
-    name_problem,
     parse_age,
-    read_result,
     read_run,
-    read_summary,
     runs_older_than,
     runs_under,
-    summary_markdown,
 )
 from .runtime import (
     DEFAULT_CONCURRENCY,
@@ -53,11 +48,21 @@ from .runtime import (
     select_tasks,
 )
 from .scripted_model import load_scripts, serve_forever
-from .terminal import LiveView, PlainProgress, print_summary
+from .terminal import (
+    LiveView,
+    PlainProgress,
+    print_applied,
+    print_removals,
+    print_summary,
+    print_tasks,
+    show_summary,
+    show_task,
+)
 
 MAX_CLIENTS = 256  # Copilot CLI processes one run may start (--clients)
 
 _F = TypeVar("_F", bound=Callable[..., Any])
+_T = TypeVar("_T")
 
 
 @contextmanager
@@ -78,7 +83,7 @@ def _errors_end_the_command() -> Iterator[None]:
         _fail(str(bug), bug.exit_code)
 
 
-def _fail(message: str, exit_code: int) -> NoReturn:
+def _fail(message: str, exit_code: ExitCode) -> NoReturn:
     """The message as plain text, all of it at once: no markup, highlighting or emoji."""
     click.echo(f"{click.style('error:', fg='red')} {message}", err=True)
     sys.exit(exit_code)
@@ -98,7 +103,7 @@ def _out_option(help_text: str) -> Callable[[_F], _F]:
         "--out",
         "out_dir",
         type=click.Path(file_okay=False, path_type=Path),
-        default=Path("runs"),
+        default=DEFAULT_OUT,
         show_default=True,
         help=help_text,
     )
@@ -172,7 +177,7 @@ def _run_with_progress(
 ) -> RunResult:
     if observer is None:
         return anyio.run(run, backend="asyncio")
-    with observer:
+    with observer.shown():
         return anyio.run(run, backend="asyncio")
 
 
@@ -188,13 +193,13 @@ def _run_with_progress(
 @click.option(
     "--shard",
     metavar="I/N",
-    callback=lambda _context, _parameter, value: _shard(value),
+    callback=lambda _context, _parameter, value: _parsed(parse_shard, value),
     help="Run only the I-th of N disjoint slices of the tasks (for several machines).",
 )
 @click.option(
     "--run-timeout",
     metavar="DURATION",
-    callback=lambda _context, _parameter, value: _duration(value),
+    callback=lambda _context, _parameter, value: _parsed(parse_duration, value),
     help="Limit on the whole run (90s, 10m, 2h): when it expires, running and waiting "
     "tasks end cancelled.",
 )
@@ -228,37 +233,61 @@ def run(
 ) -> None:
     """Run every task of the job files PATHS (files or globs) as one run."""
     jobs = _load(paths)
-    cli_options.clients(clients, concurrency)
-    options = RunOptions(
+    options = dataclasses.replace(
+        _execution(concurrency, clients, cli_path, cli_url, replay),
         out_dir=out_dir,
-        concurrency=concurrency,
         only=only,
         shard=shard,
         run_timeout=run_timeout,
         max_cli_restarts=max_cli_restarts,
-        clients=clients,
         model=model,
-        cli_path=cli_path,
-        cli_url=cli_url,
-        replay=replay,
         run_id=run_id,
-        handle_signals=True,
     )
     tasks = select_tasks(jobs, only, shard)
     if dry_run:
-        _print_tasks(tasks)
+        print_tasks(tasks)
         return
     cli_options.new_run_folder(out_dir, run_id)
+    _run_and_report(quiet, apply_changes, lambda observer: run_batch(jobs, options, observer))
+
+
+def _execution(
+    concurrency: int,
+    clients: int | None,
+    cli_path: str | None,
+    cli_url: str | None,
+    replay: tuple[Path, ...],
+) -> RunOptions:
+    """The options ``run`` and ``resume`` share, ``--clients`` checked against
+    ``--concurrency``."""
+    cli_options.clients(clients, concurrency)
+    return RunOptions(
+        concurrency=concurrency,
+        clients=clients,
+        cli_path=cli_path,
+        cli_url=cli_url,
+        replay=replay,
+        handle_signals=True,
+    )
+
+
+def _run_and_report(
+    quiet: bool,
+    apply_changes: bool,
+    start: Callable[[PlainProgress | None], Awaitable[RunResult]],
+) -> NoReturn:
+    """Run with the progress fit for the terminal, then the summary, the patches applied
+    if asked, and the exit code."""
     console = Console(highlight=False)
     observer = _progress(console, quiet)
-    result = _run_with_progress(observer, lambda: run_batch(jobs, options, observer))
+    result = _run_with_progress(observer, lambda: start(observer))
     _report(console, result, apply_changes)
 
 
-def _report(console: Console, result: RunResult, apply_changes: bool) -> None:
+def _report(console: Console, result: RunResult, apply_changes: bool) -> NoReturn:
     """The closing summary, the patches applied if asked, and the exit code."""
     print_summary(console, result.record, str(result.folder))
-    exit_code = result.exit_code
+    exit_code = ExitCode(result.exit_code)
     if apply_changes and not result.interrupted:
         exit_code = max(exit_code, _apply(result.folder, ()))
     sys.exit(exit_code)
@@ -281,20 +310,9 @@ def resume(
 ) -> None:
     """Run again, in the same folder, the tasks of RUN that did not end ok or whose spec
     changed since; the others keep their results. RUN is a run folder or a run id."""
-    run_path = _find_run(run_name, out_dir)
-    cli_options.clients(clients, concurrency)
-    options = RunOptions(
-        concurrency=concurrency,
-        clients=clients,
-        cli_path=cli_path,
-        cli_url=cli_url,
-        replay=replay,
-        handle_signals=True,
-    )
-    console = Console(highlight=False)
-    observer = _progress(console, quiet)
-    result = _run_with_progress(observer, lambda: resume_run(run_path, options, observer))
-    _report(console, result, apply_changes)
+    run_path = find_run(run_name, out_dir)
+    options = _execution(concurrency, clients, cli_path, cli_url, replay)
+    _run_and_report(quiet, apply_changes, lambda observer: resume_run(run_path, options, observer))
 
 
 @main.command()
@@ -310,14 +328,7 @@ def validate(paths: tuple[str, ...]) -> None:
 @click.argument("paths", nargs=-1, required=True)
 def list_tasks(paths: tuple[str, ...]) -> None:
     """Print the expanded tasks, one per line, with their matrix values."""
-    _print_tasks([task for job in _load(paths) for task in job.tasks])
-
-
-def _print_tasks(tasks: Sequence[TaskSpec]) -> None:
-    """Tab-separated, for people and for cut/awk: id, job, matrix values."""
-    for task in tasks:
-        values = " ".join(f"{key}={_compact(value)}" for key, value in task.matrix_values.items())
-        click.echo(f"{task.id}\t{task.job_name}\t{values}".rstrip())
+    print_tasks([task for job in _load(paths) for task in job.tasks])
 
 
 @main.command()
@@ -328,82 +339,11 @@ def show(run_name: str, task_id: str | None, out_dir: Path) -> None:
     """Print a run's summary, or one TASK's answer, output, changes and permission audit.
 
     RUN is a run folder, or a run id under --out."""
-    run_path = _find_run(run_name, out_dir)
+    run_path = find_run(run_name, out_dir)
     if task_id is None:
-        _show_summary(run_path)
+        show_summary(run_path)
     else:
-        _show_task(run_path, task_id)
-
-
-def _show_summary(run_path: Path) -> None:
-    """summary.md; made again from run.json and the results when it is missing."""
-    text = read_summary(run_path)
-    if text is None:
-        run = read_run(run_path)
-        text = summary_markdown(run.record, run.results())
-    console = Console(highlight=False, emoji=False)
-    if console.is_terminal:
-        console.print(Markdown(text), soft_wrap=True)
-    else:
-        click.echo(text.rstrip("\n"))
-
-
-def _show_task(run_path: Path, task_id: str) -> None:
-    """One task's status, answer, output, changes and permission audit."""
-    if name_problem(task_id, "task id") is not None:
-        raise RunNotFoundError(str(run_path), task_id)
-    record = read_result(run_path, task_id)
-    if record is None:  # no result.json: run.json's entry, if the run lists the task
-        entries = [entry for entry in read_run(run_path).tasks if entry["id"] == task_id]
-        if not entries:
-            raise RunNotFoundError(str(run_path), task_id)
-        record = entries[0]
-    console = Console(highlight=False, emoji=False)
-    rows = [
-        ("task", record["id"]),
-        ("status", record["status"]),
-        ("duration", _seconds(record.get("duration_seconds"))),
-        ("error", record.get("error")),
-        ("patch", record.get("patch")),
-        ("changed", ", ".join(record.get("changed_files") or []) or None),
-    ]
-    for label, value in rows:
-        if value is not None:
-            console.print(f"[bold]{label:<9}[/bold] {escape(str(value))}", soft_wrap=True)
-    if record.get("final_message"):
-        console.print("[bold]answer[/bold]")
-        console.print(escape(record["final_message"]), soft_wrap=True)
-    if record.get("output") is not None:
-        console.print("[bold]output[/bold]")
-        console.print_json(json.dumps(record["output"]))
-    if record.get("permission_audit"):
-        console.print("[bold]permissions[/bold]")
-        for entry in record["permission_audit"]:
-            console.print(
-                f"  {entry['decision']:<5} {entry['kind']:<11} {escape(entry['target'])} "
-                f"({entry['rule']})",
-                soft_wrap=True,
-            )
-
-
-def _seconds(seconds: float | None) -> str | None:
-    return f"{seconds}s" if seconds is not None else None
-
-
-def _find_run(run_name: str, out_dir: Path) -> Path:
-    """RUN as a folder, or as a run id under --out: whichever has a run.json (of any
-    kind: the reader says what is wrong with it)."""
-    for candidate in (Path(run_name), out_dir / run_name):
-        if os.path.lexists(candidate / "run.json"):
-            return candidate
-    raise RunNotFoundError(run_name)
-
-
-def _compact(value: Any) -> str:
-    """A matrix value on one line: objects and lists as compact JSON."""
-    if isinstance(value, dict | list):
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-    return str(value)
+        show_task(run_path, task_id)
 
 
 @main.command()
@@ -427,16 +367,10 @@ def skills(paths: tuple[str, ...]) -> None:
         click.echo("\t".join(columns).rstrip())
 
 
-def _duration(value: str | None) -> float | None:
+def _parsed(parse: Callable[[str], _T], value: str | None) -> _T | None:
+    """An option's value parsed; its ValueError as click's usage error (exit 2)."""
     try:
-        return parse_duration(value) if value is not None else None
-    except ValueError as error:
-        raise click.BadParameter(str(error)) from None
-
-
-def _shard(value: str | None) -> Shard | None:
-    try:
-        return parse_shard(value) if value is not None else None
+        return parse(value) if value is not None else None
     except ValueError as error:
         raise click.BadParameter(str(error)) from None
 
@@ -464,19 +398,9 @@ def apply_patches(run_folder: Path, only: tuple[str, ...]) -> None:
     sys.exit(_apply(run_folder, only))
 
 
-def _apply(run_folder: Path, only: Sequence[str]) -> int:
-    """Apply and report each patch; exit code 1 if any was refused."""
-    outcomes = anyio.run(apply_run, run_folder, only, backend="asyncio")
-    console = Console(highlight=False, emoji=False)
-    if not outcomes:
-        console.print("no patches to apply: no ok task changed files")
-    for outcome in outcomes:
-        if outcome.error is None:
-            done = "already applied" if outcome.already_applied else "applied"
-            console.print(f"[green]{done}[/green] {outcome.task_id}: {', '.join(outcome.files)}")
-        else:
-            console.print(f"[red]refused[/red] {outcome.task_id}: {escape(str(outcome.error))}")
-    return 1 if any(outcome.error for outcome in outcomes) else 0
+def _apply(run_folder: Path, only: Sequence[str]) -> ExitCode:
+    """Apply and report each patch; TASKS_FAILED if any was refused."""
+    return print_applied(anyio.run(apply_run, run_folder, only, backend="asyncio"))
 
 
 @main.command()
@@ -485,7 +409,7 @@ def _apply(run_folder: Path, only: Sequence[str]) -> int:
 @click.option(
     "--older-than",
     metavar="AGE",
-    callback=lambda _context, _parameter, value: _age(value),
+    callback=lambda _context, _parameter, value: _parsed(parse_age, value),
     help="Only runs whose run.json was last written at least this long ago (7d, 12h, 90m).",
 )
 @click.option("--dry-run", is_flag=True, help="List what would be removed; remove nothing.")
@@ -496,37 +420,21 @@ def clean(
     the patches stay in the run folder), leftover worktrees and workspaces folders.
 
     RUN is a run folder or a run id under --out; without RUN, every run under --out."""
-    runs = [_find_run(name, out_dir) for name in run_names] if run_names else runs_under(out_dir)
+    runs = [find_run(name, out_dir) for name in run_names] if run_names else runs_under(out_dir)
     if older_than is not None:
         runs = runs_older_than(runs, older_than)
     if not runs:
         click.echo(f"no runs to clean in {out_dir}")
-    exit_code = 0
+    exit_code = ExitCode.OK
     for run_path in runs:
         try:
             removals = anyio.run(clean_run, run_path, dry_run, backend="asyncio")
         except RunLockedError as error:
             click.echo(f"skipped {run_path}: {error}")
-            exit_code = 1
+            exit_code = ExitCode.TASKS_FAILED
             continue
-        if not removals:
-            click.echo(f"{run_path}: nothing to remove")
-        for removal in removals:
-            if dry_run:
-                click.echo(f"{run_path}: would remove {removal.leftover}")
-            elif removal.error is None:
-                click.echo(f"{run_path}: removed {removal.leftover}")
-            else:
-                click.echo(f"{run_path}: could not remove {removal.leftover}: {removal.error}")
-                exit_code = 1
+        exit_code = max(exit_code, print_removals(run_path, removals, dry_run))
     sys.exit(exit_code)
-
-
-def _age(value: str | None) -> float | None:
-    try:
-        return parse_age(value) if value is not None else None
-    except ValueError as error:
-        raise click.BadParameter(str(error)) from None
 
 
 @main.command()

@@ -25,7 +25,9 @@ from .located_yaml import shown
 
 
 def import_attribute(import_path: str, job_folder: Path) -> Any:
-    """The object at ``module:attribute``; the job file's folder is importable."""
+    """The object at ``module:attribute``. The job file's folder is first on ``sys.path``
+    while the module is imported, and taken off again: a job file's own tools beside it
+    are found, and nothing stays changed for later imports."""
     module_name, attribute = import_path.split(":", 1)
     _forget_if_shadowed(module_name, job_folder)
     sys.path.insert(0, str(job_folder))

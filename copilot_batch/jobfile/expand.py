@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from .model import (
     MAX_TASKS_LIMIT,
     CustomToolRef,
     JobSpec,
+    PermissionPolicy,
     TaskSpec,
 )
 from .options import (
@@ -68,6 +70,42 @@ def expand_job(
         cli_url=cli_url_option(data.get("cli_url"), ("cli_url",), expander.problems),
     )
     return job, list(expander.problems.found.values())
+
+
+@dataclass(frozen=True)
+class _Entry:
+    """A task entry, where it is, and its options over the job's defaults."""
+
+    where: Where
+    raw: dict[str, Any]
+    options: dict[str, Any]
+
+    def origin(self, key: str) -> Where:
+        """Path of the value an option came from: the task's own, or the job's default."""
+        return (*self.where, key) if key in self.raw else ("defaults", key)
+
+
+@dataclass(frozen=True)
+class _SharedOptions:
+    """What every combination of a task entry shares: its options checked once."""
+
+    timeout: float | None
+    idle_timeout: float | None
+    retry_initial: float | None
+    retry_max: float | None
+    provider: dict[str, Any] | None
+    mcp_servers: dict[str, dict[str, Any]] | None
+    policy: PermissionPolicy
+    output_schema: dict[str, Any] | None
+    skills: tuple[tuple[Path, ...], tuple[str, ...]]  # directories, disabled names
+    secrets: list[str]
+
+
+@dataclass(frozen=True)
+class _TaskTools:
+    custom: tuple[CustomToolRef, ...]
+    available: tuple[str, ...] | None
+    excluded: tuple[str, ...] | None
 
 
 class _JobExpander:
@@ -118,136 +156,178 @@ class _JobExpander:
         self, index: int, raw_task: dict[str, Any], matrix: Matrix
     ) -> Iterator[TaskSpec]:
         """One task entry × every combination of its matrix."""
-        task_path: Where = ("tasks", index)
+        entry = _Entry(("tasks", index), raw_task, {**self.defaults, **raw_task})
+        shared = self._shared_options(entry)
+        templates = self._templates(entry)
+        if templates is None or not self._compiles(templates.values()):
+            return
+        if id(matrix) not in self.combinations:
+            self.combinations[id(matrix)] = matrix.combinations(self.problems)
+        for values in self.combinations[id(matrix)]:
+            task = self._task(entry, shared, templates, values)
+            if task is not None:
+                yield task
 
-        def origin(key: str) -> Where:
-            """Path of the value an option came from: the task's own, or the job's default."""
-            return (*task_path, key) if key in raw_task else ("defaults", key)
-
-        problems = self.problems
-        options = {**self.defaults, **raw_task}
-        secrets: list[str] = []
-        timeout = _duration(options.get("timeout"), origin("timeout"), problems)
-        idle_timeout = _duration(options.get("idle_timeout"), origin("idle_timeout"), problems)
-        backoff = options.get("retry_backoff", {})
-        retry_backoff = (
-            _duration(backoff.get("initial"), (*origin("retry_backoff"), "initial"), problems),
-            _duration(backoff.get("max"), (*origin("retry_backoff"), "max"), problems),
-        )
-        provider = provider_option(
-            options.get("provider"), origin("provider"), self.environ, problems, secrets
-        )
-        mcp_servers = mcp_servers_option(
-            options.get("mcp_servers"),
-            origin("mcp_servers"),
+    def _shared_options(self, entry: _Entry) -> _SharedOptions:
+        """The options every combination of the entry shares, each checked once."""
+        options, origin, problems, folder = (
+            entry.options,
+            entry.origin,
+            self.problems,
             self.path.parent,
-            self.environ,
-            problems,
-            secrets,
         )
-        policy = permission_policy(options.get("permissions"), origin("permissions"), problems)
-        output_schema = output_schema_option(
-            options.get("output_schema"), origin("output_schema"), self.path.parent, problems
+        secrets: list[str] = []
+        backoff = options.get("retry_backoff", {})
+        return _SharedOptions(
+            timeout=_duration(options.get("timeout"), origin("timeout"), problems),
+            idle_timeout=_duration(options.get("idle_timeout"), origin("idle_timeout"), problems),
+            retry_initial=_duration(
+                backoff.get("initial"), (*origin("retry_backoff"), "initial"), problems
+            ),
+            retry_max=_duration(backoff.get("max"), (*origin("retry_backoff"), "max"), problems),
+            provider=provider_option(
+                options.get("provider"), origin("provider"), self.environ, problems, secrets
+            ),
+            mcp_servers=mcp_servers_option(
+                options.get("mcp_servers"),
+                origin("mcp_servers"),
+                folder,
+                self.environ,
+                problems,
+                secrets,
+            ),
+            policy=permission_policy(options.get("permissions"), origin("permissions"), problems),
+            output_schema=output_schema_option(
+                options.get("output_schema"), origin("output_schema"), folder, problems
+            ),
+            skills=skills_option(options.get("skills"), origin("skills"), folder, problems),
+            secrets=secrets,
         )
-        skill_directories, disabled_skills = skills_option(
-            options.get("skills"), origin("skills"), self.path.parent, problems
-        )
-        tools = options.get("tools", {})
+
+    def _templates(self, entry: _Entry) -> dict[str, tuple[str, Where]] | None:
+        """The entry's templates (id, prompt, working directory, system message) and where
+        each was written; ``None`` when its prompt file cannot be read (reported)."""
+        options, origin = entry.options, entry.origin
         templates: dict[str, tuple[str, Where]] = {
             key: (options[key], origin(key))
             for key in ("id", "prompt", "working_directory")
             if key in options
         }
-        if "prompt_file" in raw_task:
-            where = (*task_path, "prompt_file")
-            prompt_file = self.path.parent / raw_task["prompt_file"]
+        if "prompt_file" in entry.raw:
+            where = (*entry.where, "prompt_file")
+            prompt_file = self.path.parent / entry.raw["prompt_file"]
             try:
                 templates["prompt"] = (files.read_text(prompt_file), where)
             except ValueError as reason:
-                problems.add(where, f"prompt file {prompt_file} {reason}")
-                return
+                self.problems.add(where, f"prompt file {prompt_file} {reason}")
+                return None
         system_message = options.get("system_message")
         if system_message is not None:
-            templates["system_message"] = (
-                system_message["content"],
-                (*origin("system_message"), "content"),
-            )
-        if not self._compiles(templates.values()):
-            return
+            where = (*origin("system_message"), "content")
+            templates["system_message"] = (system_message["content"], where)
+        return templates
 
-        if id(matrix) not in self.combinations:
-            self.combinations[id(matrix)] = matrix.combinations(problems)
-        for values in self.combinations[id(matrix)]:
-            texts = {key: self._render(*template, values) for key, template in templates.items()}
-            if any(text is None for text in texts.values()):
-                continue
-            task_id = str(texts["id"])
-            id_problem = _task_id_problem(task_id)
-            if id_problem is not None:
-                problems.add((*task_path, "id"), id_problem)
-                continue
-            working_directory = _working_directory(
-                str(texts.get("working_directory") or "."),
-                self.path,
-                origin("working_directory"),
-                problems,
-            )
-            if working_directory is None:
-                continue
-            custom_tools = self._custom_tools(
-                tools.get("custom", []), (*origin("tools"), "custom"), values, working_directory
-            )
-            custom_names = [tool.name for ref in custom_tools for tool in ref.tools]
-            servers = list(mcp_servers or {})
+    def _task(
+        self,
+        entry: _Entry,
+        shared: _SharedOptions,
+        templates: Mapping[str, tuple[str, Where]],
+        values: dict[str, Any],
+    ) -> TaskSpec | None:
+        """The task of one combination; ``None`` when a problem (reported) leaves none."""
+        texts = {key: self._render(*template, values) for key, template in templates.items()}
+        if any(text is None for text in texts.values()):
+            return None
+        task_id = str(texts["id"])
+        id_problem = _task_id_problem(task_id)
+        if id_problem is not None:
+            self.problems.add((*entry.where, "id"), id_problem)
+            return None
+        working_directory = _working_directory(
+            str(texts.get("working_directory") or "."),
+            self.path,
+            entry.origin("working_directory"),
+            self.problems,
+        )
+        if working_directory is None:
+            return None
+        tools = self._task_tools(entry, shared, values, working_directory)
+        return self._task_spec(entry, shared, texts, values, working_directory, tools)
 
-            available_tools, excluded_tools = (
-                tool_filter(
-                    tools.get(key), (*origin("tools"), key), custom_names, servers, problems
-                )
-                for key in ("available", "excluded")
-            )
-            yield TaskSpec(
-                id=task_id,
-                job_name=self.job_name,
-                job_file=self.path,
-                position=problems.source((*task_path, "id")),
-                prompt=str(texts["prompt"]),
-                matrix_values=values,
-                working_directory=working_directory,
-                timeout_seconds=timeout or DEFAULT_TIMEOUT_SECONDS,
-                idle_timeout_seconds=idle_timeout,
-                retries=int(options.get("retries", 0)),
-                retry_backoff=(
-                    retry_backoff[0] or DEFAULT_RETRY_INITIAL,
-                    retry_backoff[1] or DEFAULT_RETRY_MAX,
-                ),
-                permissions=policy,
-                streaming=bool(options.get("streaming", False)),
-                model=options.get("model"),
-                provider=provider,
-                system_message=(
-                    {
-                        "mode": system_message.get("mode", "append"),
-                        "content": str(texts["system_message"]),
-                    }
-                    if system_message is not None
-                    else None
-                ),
-                custom_tools=custom_tools,
-                available_tools=available_tools,
-                excluded_tools=excluded_tools,
-                skill_directories=skill_directories,
-                disabled_skills=disabled_skills,
-                mcp_servers=mcp_servers,
-                workspace=workspace_option(
-                    options.get("workspace"), origin("workspace"), working_directory, problems
-                ),
-                workspace_exclude=workspace_exclude_option(
-                    options.get("workspace_exclude"), origin("workspace_exclude"), problems
-                ),
-                output_schema=output_schema,
-                secrets=tuple(secrets),
-            )
+    def _task_tools(
+        self,
+        entry: _Entry,
+        shared: _SharedOptions,
+        values: Mapping[str, Any],
+        working_directory: Path,
+    ) -> _TaskTools:
+        """The task's custom tools, and its allow and deny lists checked against them and
+        its MCP servers."""
+        tools, where = entry.options.get("tools", {}), entry.origin("tools")
+        custom = self._custom_tools(
+            tools.get("custom", []), (*where, "custom"), values, working_directory
+        )
+        custom_names = [tool.name for ref in custom for tool in ref.tools]
+        servers = list(shared.mcp_servers or {})
+        available, excluded = (
+            tool_filter(tools.get(key), (*where, key), custom_names, servers, self.problems)
+            for key in ("available", "excluded")
+        )
+        return _TaskTools(custom, available, excluded)
+
+    def _task_spec(
+        self,
+        entry: _Entry,
+        shared: _SharedOptions,
+        texts: Mapping[str, str | None],
+        values: dict[str, Any],
+        working_directory: Path,
+        tools: _TaskTools,
+    ) -> TaskSpec:
+        options, origin, problems = entry.options, entry.origin, self.problems
+        system_message = options.get("system_message")
+        return TaskSpec(
+            id=str(texts["id"]),
+            job_name=self.job_name,
+            job_file=self.path,
+            position=problems.source((*entry.where, "id")),
+            prompt=str(texts["prompt"]),
+            matrix_values=values,
+            working_directory=working_directory,
+            timeout_seconds=shared.timeout or DEFAULT_TIMEOUT_SECONDS,
+            idle_timeout_seconds=shared.idle_timeout,
+            retries=int(options.get("retries", 0)),
+            retry_backoff=(
+                shared.retry_initial or DEFAULT_RETRY_INITIAL,
+                shared.retry_max or DEFAULT_RETRY_MAX,
+            ),
+            permissions=shared.policy,
+            streaming=bool(options.get("streaming", False)),
+            model=options.get("model"),
+            provider=shared.provider,
+            system_message=(
+                {
+                    "mode": system_message.get("mode", "append"),
+                    "content": str(texts["system_message"]),
+                }
+                if system_message is not None
+                else None
+            ),
+            custom_tools=tools.custom,
+            available_tools=tools.available,
+            excluded_tools=tools.excluded,
+            skill_directories=shared.skills[0],
+            disabled_skills=shared.skills[1],
+            mcp_servers=shared.mcp_servers,
+            workspace=workspace_option(
+                options.get("workspace"), origin("workspace"), working_directory, problems
+            ),
+            workspace_exclude=workspace_exclude_option(
+                options.get("workspace_exclude"), origin("workspace_exclude"), problems
+            ),
+            output_schema=shared.output_schema,
+            secrets=tuple(shared.secrets),
+        )
 
     def _custom_tools(
         self,

@@ -8,6 +8,7 @@ import hashlib
 import json
 import os
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -111,73 +112,114 @@ def _load_job(path: Path, environ: Mapping[str, str]) -> tuple[JobSpec | None, l
 
 def _schema_errors(document: LocatedDocument, path: Path) -> list[JobFileError]:
     validator = jsonschema.Draft202012Validator(job_schema())
+    place = _Place(document, path)
     errors: list[JobFileError] = []
     for error in sorted(validator.iter_errors(document.data), key=relevance):
-        errors.extend(_describe(error, document, path))
+        errors.extend(_describe(error, place))
     return errors
 
 
-def _describe(error: ValidationError, document: LocatedDocument, path: Path) -> list[JobFileError]:
+@dataclass(frozen=True)
+class _Place:
+    """Where in a job file a problem is: the line and column of a node."""
+
+    document: LocatedDocument
+    path: Path
+
+    def error(self, message: str, segments: list[Any], *, of_key: bool = False) -> JobFileError:
+        position = self.document.position(segments, of_key=of_key)
+        rendered = json_path(segments)
+        return JobFileError(self.path, position.line, position.column, rendered, clipped(message))
+
+
+def _describe(error: ValidationError, place: _Place) -> list[JobFileError]:
     """One schema violation as JobFileErrors, worded for people and placed at the right node."""
     where = list(error.absolute_path)
+    if error.validator == "additionalProperties":
+        schema: dict[str, Any] = error.schema if isinstance(error.schema, dict) else {}
+        known = list(schema.get("properties", {}))
+        instance: Any = error.instance
+        unknown = [key for key in instance if key not in known]
+        return [
+            place.error(_unknown_key(key, known), [*where, key], of_key=True) for key in unknown
+        ]
+    if error.validator in ("oneOf", "anyOf"):
+        described = _describe_choice(error, place)
+        if described is not None:
+            return described
+    return [place.error(_message(error), where)]
+
+
+def _describe_choice(error: ValidationError, place: _Place) -> list[JobFileError] | None:
+    """A value that fits none (or several) of a oneOf's or anyOf's branches; ``None`` when
+    the schema's own message says it best."""
+    where = list(error.absolute_path)
+    if error.validator == "oneOf":
+        message = _one_of_message(error, where)
+        if message is not None:
+            return [place.error(message, where)]
+    closest = _closest_branch(error)
+    if closest is not None:
+        return _describe(best_match(closest), place)
     schema: dict[str, Any] = error.schema if isinstance(error.schema, dict) else {}
+    if "description" in schema:
+        return [
+            place.error(f"invalid value {shown(error.instance)}: {schema['description']}", where)
+        ]
+    return None
+
+
+def _one_of_message(error: ValidationError, where: list[Any]) -> str | None:
+    """What is wrong with a duration, a permissions shorthand, or a task with both prompts."""
+    instance: Any = error.instance
+    if where[-1:] in (["timeout"], ["idle_timeout"]) or where[-2:-1] == ["retry_backoff"]:
+        try:
+            parse_duration(instance)
+        except ValueError as exc:
+            return str(exc)
+    if where[-1:] == ["permissions"] and isinstance(instance, str):
+        policy = "approve-all, deny-all or a policy with default and rules"
+        return f"must be {policy}, not {shown(instance)}"
+    if not error.context and where[-2:-1] == ["tasks"]:
+        return "give prompt or prompt_file, not both"  # valid under both branches
+    return None
+
+
+def _closest_branch(error: ValidationError) -> list[ValidationError] | None:
+    """The errors of the branch meant for this value: of those that accept its type, the one
+    it misses by the fewest errors (a policy object, not a shorthand; a remote MCP server,
+    not a local one). ``None`` when no branch accepts its type."""
+    branches: dict[Any, list[ValidationError]] = {}
+    for sub in error.context or ():
+        branches.setdefault(sub.schema_path[0], []).append(sub)
+    fitting = [
+        errors
+        for errors in branches.values()
+        if not any(
+            not sub.relative_path and sub.validator in ("type", "enum", "const") for sub in errors
+        )
+    ]
+    return min(fitting, key=len) if fitting else None
+
+
+def _message(error: ValidationError) -> str:
+    """A violation of a single rule (a type, a constant, a choice, a length), in words."""
     instance: Any = error.instance
     expected: Any = error.validator_value
-
-    def at(message: str, segments: list[Any] = where, *, of_key: bool = False) -> JobFileError:
-        position = document.position(segments, of_key=of_key)
-        rendered = json_path(segments)
-        return JobFileError(path, position.line, position.column, rendered, clipped(message))
-
-    if error.validator == "additionalProperties":
-        known = list(schema.get("properties", {}))
-        unknown = [key for key in instance if key not in known]
-        return [at(_unknown_key(key, known), [*where, key], of_key=True) for key in unknown]
     if error.validator == "type":
         names = [
             _SCHEMA_TYPE_NAMES.get(name, name)
             for name in ([expected] if isinstance(expected, str) else expected)
         ]
         actual = _JSON_TYPE_NAMES.get(type(instance), type(instance).__name__)
-        return [at(f"must be {' or '.join(names)}, not {actual}")]
-    duration = where[-1:] in (["timeout"], ["idle_timeout"]) or where[-2:-1] == ["retry_backoff"]
-    if error.validator == "oneOf" and duration:
-        try:
-            parse_duration(instance)
-        except ValueError as exc:
-            return [at(str(exc))]
-    if error.validator == "oneOf" and where[-1:] == ["permissions"] and isinstance(instance, str):
-        policy = "approve-all, deny-all or a policy with default and rules"
-        return [at(f"must be {policy}, not {shown(instance)}")]
-    if error.validator == "oneOf" and not error.context and where[-2:-1] == ["tasks"]:
-        return [at("give prompt or prompt_file, not both")]  # valid under both branches
-    if error.validator in ("oneOf", "anyOf"):
-        # Explain the branch meant for this value: of those that accept its type, the one
-        # it misses by the fewest errors (a policy object, not a shorthand; a remote MCP
-        # server, not a local one).
-        branches: dict[Any, list[ValidationError]] = {}
-        for sub in error.context or ():
-            branches.setdefault(sub.schema_path[0], []).append(sub)
-        fitting = [
-            errors
-            for errors in branches.values()
-            if not any(
-                not sub.relative_path and sub.validator in ("type", "enum", "const")
-                for sub in errors
-            )
-        ]
-        if fitting:
-            closest = min(fitting, key=lambda errors: len(errors))
-            return _describe(best_match(closest), document, path)
-        if "description" in schema:
-            return [at(f"invalid value {shown(instance)}: {schema['description']}")]
-    if error.validator == "const" and where == ["version"]:
-        return [at(f"unsupported version {shown(instance)}: this copilot-batch reads version 1")]
+        return f"must be {' or '.join(names)}, not {actual}"
+    if error.validator == "const" and list(error.absolute_path) == ["version"]:
+        return f"unsupported version {shown(instance)}: this copilot-batch reads version 1"
     if error.validator == "enum":
-        return [at(f"must be one of {', '.join(map(str, expected))}, not {shown(instance)}")]
+        return f"must be one of {', '.join(map(str, expected))}, not {shown(instance)}"
     if error.validator == "minItems" and expected == 1:
-        return [at("must not be empty")]
-    return [at(error.message)]
+        return "must not be empty"
+    return error.message
 
 
 def _unknown_key(key: str, known: list[str]) -> str:

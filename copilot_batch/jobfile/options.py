@@ -262,7 +262,8 @@ def workspace_exclude_option(
 def workspace_option(
     mode: str | None, where: Where, working_directory: Path, problems: Problems
 ) -> WorkspaceMode:
-    """The workspace mode; git-worktree needs the working directory inside a git repository."""
+    """The workspace mode; git-worktree needs the working directory inside a git repository
+    (asked of ``git rev-parse``: the one process loading a job file starts)."""
     if mode == "git-worktree" and working_directory.is_dir():
         found = subprocess.run(
             ["git", "-C", str(working_directory), "rev-parse", "--show-toplevel"],

@@ -3,26 +3,42 @@ their files, the reports, and the commands that work on finished runs (merge, ap
 clean)."""
 
 from .apply import AppliedPatch, apply_run
-from .clean import clean_run, parse_age, runs_older_than, runs_under
+from .clean import Removal, clean_run, parse_age, runs_older_than
 from .layout import DEFAULT_OUT, RunFolder
 from .merge import merge_runs
-from .reader import StoredRun, name_problem, read_result, read_run, read_summary
+from .reader import (
+    StoredRun,
+    StoredTask,
+    find_run,
+    name_problem,
+    read_result,
+    read_run,
+    read_summary,
+    read_task,
+    runs_under,
+    summary_path,
+)
 from .reports import summary_markdown
 
 __all__ = [
     "DEFAULT_OUT",
     "AppliedPatch",
+    "Removal",
     "RunFolder",
     "StoredRun",
+    "StoredTask",
     "apply_run",
     "clean_run",
+    "find_run",
     "merge_runs",
     "name_problem",
     "parse_age",
     "read_result",
     "read_run",
     "read_summary",
+    "read_task",
     "runs_older_than",
     "runs_under",
     "summary_markdown",
+    "summary_path",
 ]

@@ -10,7 +10,8 @@ from pathlib import Path
 
 from ..errors import PatchApplyError, RunFolderError, WorkspaceError
 from ..git import git, git_succeeds, repository_top
-from .reader import read_result, read_run
+from ..records import TaskStatus
+from .reader import StoredTask, layout, read_result, read_run
 
 
 async def apply_patch(patch_file: Path, patch_root: Path) -> bool:
@@ -79,26 +80,29 @@ class TaskPatch:
 
 def patches_of(run_path: Path, only: Sequence[str] = ()) -> list[TaskPatch]:
     """The patches of the run's ``ok`` tasks matching ``only``, in run order."""
-    patches = []
-    for entry in read_run(run_path).tasks:
-        task_id = entry["id"]
-        if entry["status"] != "ok" or not entry.get("patch"):
-            continue
-        if only and not any(fnmatch.fnmatchcase(task_id, pattern) for pattern in only):
-            continue
-        result_file = run_path / "tasks" / task_id / "result.json"
-        record = read_result(run_path, task_id)
-        if record is None:
-            raise RunFolderError(result_file, "is missing: the task has a patch")
-        if not record.get("workspace") or not record.get("patch"):
-            problem = "names no workspace (patch_root) and patch, though run.json lists a patch"
-            raise RunFolderError(result_file, problem)
-        patch_file = run_path / record["patch"]
-        if not patch_file.is_file():
-            raise RunFolderError(patch_file, "is missing or not a file")
-        root = Path(record["workspace"]["patch_root"])
-        if not (root.is_absolute() and root.is_dir()):
-            problem = f"{str(root)!r} is not the absolute path of a folder"
-            raise RunFolderError(result_file, problem, "$.workspace.patch_root")
-        patches.append(TaskPatch(task_id, patch_file, root, record.get("changed_files", [])))
-    return patches
+    return [
+        _patch_of(run_path, task)
+        for task in read_run(run_path).tasks
+        if task.status is TaskStatus.OK
+        and task.patch
+        and (not only or any(fnmatch.fnmatchcase(task.id, pattern) for pattern in only))
+    ]
+
+
+def _patch_of(run_path: Path, task: StoredTask) -> TaskPatch:
+    """The task's patch, from its result.json, checked to be there with its folder."""
+    result_file = layout(run_path).result_path(task.id)
+    record = read_result(run_path, task.id)
+    if record is None:
+        raise RunFolderError(result_file, "is missing: the task has a patch")
+    if record.patch_root is None or not record.patch:
+        problem = "names no workspace (patch_root) and patch, though run.json lists a patch"
+        raise RunFolderError(result_file, problem)
+    patch_file = run_path / record.patch
+    if not patch_file.is_file():
+        raise RunFolderError(patch_file, "is missing or not a file")
+    root = Path(record.patch_root)
+    if not (root.is_absolute() and root.is_dir()):
+        problem = f"{str(root)!r} is not the absolute path of a folder"
+        raise RunFolderError(result_file, problem, "$.workspace.patch_root")
+    return TaskPatch(task.id, patch_file, root, record.changed_files)

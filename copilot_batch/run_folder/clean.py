@@ -4,11 +4,9 @@ and the run's ``workspaces/`` folder. The patches and records in the run folder 
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -16,12 +14,10 @@ from typing import Any, Literal
 import anyio
 
 from ..errors import WorkspaceError
-from ..files import read_regular_file
 from ..git import git
 from ..jobfile import parse_duration
-from ..redact import Redactor
-from .layout import BRANCH_PREFIX, RunFolder
-from .reader import MAX_RECORD_BYTES
+from .layout import BRANCH_PREFIX
+from .reader import last_written, layout, merged_from, worktree_records
 
 _DAY_SECONDS = 24 * 3600.0
 _DAYS = re.compile(r"([0-9]+(?:\.[0-9]+)?)d(.*)")
@@ -62,17 +58,10 @@ def parse_age(text: str) -> float:
     return seconds
 
 
-def runs_under(out_dir: Path) -> list[Path]:
-    """The run folders (those holding a run.json) in ``out_dir``, by name."""
-    if not out_dir.is_dir():
-        return []
-    return sorted(child for child in out_dir.iterdir() if (child / "run.json").is_file())
-
-
 def runs_older_than(runs: list[Path], seconds: float, now: float | None = None) -> list[Path]:
     """The runs whose run.json was last written at least ``seconds`` before ``now``."""
     now = time.time() if now is None else now
-    return [run for run in runs if now - (run / "run.json").stat().st_mtime >= seconds]
+    return [run for run in runs if now - last_written(run) >= seconds]
 
 
 async def clean_run(run_path: Path, dry_run: bool = False) -> list[Removal]:
@@ -81,7 +70,7 @@ async def clean_run(run_path: Path, dry_run: bool = False) -> list[Removal]:
     Holds the run folder's lock meanwhile: a run still going, or being resumed, is refused
     with ``RunLockedError``."""
     run_path = run_path.resolve()
-    with RunFolder(run_path, Redactor(())).locked():
+    with layout(run_path).locked():
         leftovers = await find_leftovers(run_path)
         if dry_run:
             return [Removal(leftover) for leftover in leftovers]
@@ -93,8 +82,8 @@ async def find_leftovers(run_path: Path) -> list[Leftover]:
     the run's folders."""
     worktrees: list[Leftover] = []
     branches: list[Leftover] = []
-    records = list(_workspace_records(run_path))
-    run_ids = _run_ids(run_path)
+    records = worktree_records(run_path)
+    run_ids = [run_path.name, *merged_from(run_path)]
     named = [str(record["branch"]) for record in records if record.get("branch")]
     for repository in await _repositories(run_path, records):
         worktrees += await _worktrees(repository, run_path / "workspaces")
@@ -129,32 +118,6 @@ async def _remove(leftover: Leftover) -> Removal:
     except (WorkspaceError, OSError) as error:
         return Removal(leftover, str(error))
     return Removal(leftover)
-
-
-def _read_json(path: Path) -> Any:
-    """A JSON file's value; ``None`` when it is missing or unreadable (clean goes on with
-    what it can read). Read as every run-folder file is: a FIFO there is not waited on."""
-    try:
-        return json.loads(read_regular_file(path, MAX_RECORD_BYTES).decode("utf-8"))
-    except (OSError, ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
-        return None
-
-
-def _run_ids(run_path: Path) -> list[str]:
-    """The run's id, and the shards' ids when it was merged from shards."""
-    run = _read_json(run_path / "run.json")
-    merged = run.get("merged_from") if isinstance(run, dict) else None
-    shards = [run_id for run_id in merged or () if isinstance(run_id, str) and run_id]
-    return [run_path.name, *shards]
-
-
-def _workspace_records(run_path: Path) -> Iterator[dict[str, Any]]:
-    """The ``workspace`` records of the run's git-worktree tasks, from their result.json."""
-    for result_file in sorted(run_path.glob("tasks/*/result.json")):
-        record = _read_json(result_file)
-        workspace = record.get("workspace") if isinstance(record, dict) else None
-        if isinstance(workspace, dict) and workspace.get("mode") == "git-worktree":
-            yield workspace
 
 
 async def _repositories(run_path: Path, records: list[dict[str, Any]]) -> list[Path]:

@@ -6,7 +6,6 @@ place once whole, so a merge that fails leaves nothing behind.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import tempfile
@@ -15,9 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import MergeError, RunFolderError
-from .atomic import write_text_atomic
 from .layout import new_run_id
-from .reader import RUN_STATES, StoredRun, read_run
+from .reader import RUN_STATES, StoredRun, layout, read_run, tasks_path
 from .reports import write_reports
 from .run_record import totals
 
@@ -42,11 +40,10 @@ def merge_runs(run_paths: Sequence[Path], out_dir: Path, run_id: str | None = No
         reason = f"cannot write in {out_dir}: {error.strerror or error}"
         raise MergeError(reason, [run.path for run in runs]) from None
     try:
-        (building / "tasks").mkdir()
+        tasks_path(building).mkdir()
         _copy_shards(runs, building)
-        record = _merged_record(merged.name, runs)
-        text = json.dumps(record, indent=2, ensure_ascii=False) + "\n"
-        write_text_atomic(building / "run.json", text)
+        written = layout(building)
+        written.write_json(written.run_json, _merged_record(merged.name, runs))
         write_reports(building)
         building.rename(merged)
     except OSError as error:  # the disk, $GITHUB_STEP_SUMMARY: nothing half-made is left
@@ -66,21 +63,22 @@ def _check_belong_together(runs: Sequence[StoredRun]) -> None:
     owner: dict[str, Path] = {}
     for run in runs:
         for task in run.tasks:
-            if task["id"] in owner:
-                reason = f"task {task['id']!r} is in more than one shard"
-                raise MergeError(reason, [owner[task["id"]], run.path])
-            owner[task["id"]] = run.path
+            if task.id in owner:
+                reason = f"task {task.id!r} is in more than one shard"
+                raise MergeError(reason, [owner[task.id], run.path])
+            owner[task.id] = run.path
 
 
 def _copy_shards(runs: Sequence[StoredRun], building: Path) -> None:
     """The shards' task folders and CLI logs, into the folder being built."""
+    built = layout(building)
     for run in runs:
+        shard = layout(run.path)
         for task in run.tasks:
-            source = run.path / "tasks" / task["id"]
-            if source.is_dir():
-                _copy(source, building / "tasks" / task["id"])
-        if (run.path / "cli-logs").is_dir():
-            _copy(run.path / "cli-logs", building / "cli-logs" / run.run_id)
+            if shard.task_dir(task.id).is_dir():
+                _copy(shard.task_dir(task.id), built.task_dir(task.id))
+        if shard.cli_logs.is_dir():
+            _copy(shard.cli_logs, built.cli_logs / run.run_id)
 
 
 def _copy(source: Path, destination: Path) -> None:
@@ -99,18 +97,16 @@ def _job_file_set(run: StoredRun) -> set[tuple[str, str]]:
 
 
 def _merged_record(run_id: str, runs: Sequence[StoredRun]) -> dict[str, Any]:
-    tasks = [task for run in runs for task in run.tasks]
+    tasks = [task.record for run in runs for task in run.tasks]
     started = min(run.started_at for run in runs)
     finished_times = [run.finished_at for run in runs]
     finished = max(t for t in finished_times if t) if all(finished_times) else None
     # The merged run ended as its worst shard did.
-    state = max((run.record["state"] for run in runs), key=RUN_STATES.index)
-    failures = [
-        f"{run.run_id}: {run.record['failure']}" for run in runs if run.record.get("failure")
-    ]
+    state = max((run.state for run in runs), key=RUN_STATES.index)
+    failures = [f"{run.run_id}: {run.failure}" for run in runs if run.failure]
     return {
         "run_id": run_id,
-        "state": state,
+        "state": str(state),
         "failure": "; ".join(failures) or None,
         "merged_from": [run.run_id for run in runs],
         "started_at": started.isoformat(),

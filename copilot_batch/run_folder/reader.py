@@ -1,11 +1,13 @@
-"""Reading run folders back: ``run.json`` and ``tasks/<id>/result.json``.
+"""Reading run folders back: ``run.json``, ``tasks/<id>/result.json`` and ``summary.md``.
 
-Every command that reads a run folder (``show``, ``resume``, ``apply``, ``merge`` and the
-reports) reads it here. A run folder may come from another process, another machine or
-an older version, or be damaged, so each file is checked before anything uses it: a
-regular file of bounded size, UTF-8 JSON, the shape copilot-batch writes (a JSON Schema),
-times with their UTC offset. A file that is not gives a :class:`RunFolderError` naming the
-file and the field; nothing reads past it.
+Every command that reads a run folder (``show``, ``resume``, ``apply``, ``merge``,
+``clean`` and the reports) reads it here, and gets typed records (:class:`StoredRun`,
+:class:`StoredTask`) whose states are enums. A run folder may come from another process,
+another machine or an older version, or be damaged, so each file is checked before anything
+uses it: a regular file of bounded size, UTF-8 JSON, the shape copilot-batch writes (a JSON
+Schema), times with their UTC offset. A file that is not gives a :class:`RunFolderError`
+naming the file and the field; nothing reads past it. Only ``clean``, which must work on
+what a killed run left, reads what it needs leniently (:func:`worktree_records`).
 """
 
 from __future__ import annotations
@@ -19,14 +21,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import ValidationError, best_match
 
 from ..errors import RunFolderError, RunNotFoundError
 from ..files import read_regular_file
-from ..records import TaskStatus
+from ..records import RunStatus, TaskStatus
+from ..redact import Redactor
+from .layout import RunFolder
 
 # Far above what copilot-batch writes (docs/reliability.md): a guard against a runaway
 # file, not a limit runs meet.
@@ -34,7 +38,13 @@ MAX_RECORD_BYTES = 1024 * 1024 * 1024
 # Run ids and task ids name folders: one path component, no "." or "..", no separators.
 NAME_PATTERN = r"^(?!\.\.?$)[A-Za-z0-9._-]{1,128}$"
 # How a run ended (``running`` until its last write), from best to worst.
-RUN_STATES = ("finished", "timed_out", "interrupted", "failed", "running")
+RUN_STATES = (
+    RunStatus.FINISHED,
+    RunStatus.TIMED_OUT,
+    RunStatus.INTERRUPTED,
+    RunStatus.FAILED,
+    RunStatus.RUNNING,
+)
 _TIME_FORMAT = "time with UTC offset"
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
@@ -128,7 +138,7 @@ RUN_SCHEMA: dict[str, Any] = {
     "required": ["run_id", "state", "started_at", "job_files", "tasks"],
     "properties": {
         "run_id": _NAME,
-        "state": {"enum": list(RUN_STATES)},
+        "state": {"enum": [str(state) for state in RUN_STATES]},
         "failure": _nullable(_TEXT),
         "started_at": _TIME,
         "finished_at": _nullable(_TIME),
@@ -158,6 +168,67 @@ RUN_SCHEMA: dict[str, Any] = {
 }
 
 
+def layout(folder: Path) -> RunFolder:
+    """The run folder ``folder`` once its run has ended: its paths, and writes that mask
+    nothing more (what they are made from was masked when first written)."""
+    return RunFolder(folder, Redactor(()))
+
+
+def summary_path(folder: Path) -> Path:
+    return folder / "summary.md"
+
+
+def tasks_path(folder: Path) -> Path:
+    """The folder of the run's task folders."""
+    return folder / "tasks"
+
+
+@dataclass(frozen=True)
+class StoredTask:
+    """A task as run.json lists it, or as its result.json holds it (with the expanded spec,
+    the permission audit and the workspace besides); ``record`` is its JSON, checked."""
+
+    record: dict[str, Any]
+
+    @property
+    def id(self) -> str:
+        task_id: str = self.record["id"]
+        return task_id
+
+    @property
+    def status(self) -> TaskStatus:
+        return TaskStatus(self.record["status"])
+
+    @property
+    def patch(self) -> str | None:
+        """``tasks/<id>/changes.patch``, relative to the run folder, when the task changed
+        files."""
+        patch: str | None = self.record.get("patch")
+        return patch
+
+    @property
+    def patch_root(self) -> str | None:
+        """The folder the patch applies to (result.json's ``workspace.patch_root``)."""
+        workspace = self.record.get("workspace")
+        return str(workspace["patch_root"]) if workspace else None
+
+    @property
+    def changed_files(self) -> list[str]:
+        files: list[str] = self.record.get("changed_files", [])
+        return files
+
+    @property
+    def spec_hash(self) -> str | None:
+        spec_hash: str | None = self.record.get("spec_hash")
+        return spec_hash
+
+    @property
+    def attempts(self) -> list[dict[str, Any]]:
+        """Earlier attempts that failed transiently, oldest first."""
+        attempts: list[dict[str, Any]] = self.record.get("attempts", [])
+        return attempts
+
+
 @dataclass(frozen=True)
 class StoredRun:
     """A run folder's ``run.json``, checked; ``record`` is its content."""
@@ -171,10 +242,24 @@ class StoredRun:
         return run_id
 
     @property
-    def tasks(self) -> list[dict[str, Any]]:
+    def state(self) -> RunStatus:
+        return RunStatus(self.record["state"])
+
+    @property
+    def failure(self) -> str | None:
+        """Why the run failed to start, when it did."""
+        failure: str | None = self.record.get("failure")
+        return failure
+
+    @property
+    def tasks(self) -> list[StoredTask]:
         """run.json's task entries, in run order."""
-        tasks: list[dict[str, Any]] = self.record["tasks"]
-        return tasks
+        return [StoredTask(entry) for entry in self.record["tasks"]]
+
+    @property
+    def job_paths(self) -> list[str]:
+        """The job files the run read, as it named them."""
+        return [job["path"] for job in self.record["job_files"]]
 
     @property
     def started_at(self) -> datetime:
@@ -185,52 +270,133 @@ class StoredRun:
         finished = self.record.get("finished_at")
         return datetime.fromisoformat(finished) if finished else None
 
-    def results(self) -> list[dict[str, Any]]:
+    @property
+    def resumed_at(self) -> list[str]:
+        """When the run was resumed, oldest first."""
+        resumed: list[str] = self.record.get("resumed_at", [])
+        return resumed
+
+    @property
+    def only(self) -> tuple[str, ...]:
+        """The run's own ``--only`` patterns."""
+        return tuple(self.record.get("options", {}).get("only") or ())
+
+    @property
+    def shard(self) -> str | None:
+        """The run's own ``--shard`` (``I/N``), as written."""
+        shard: str | None = self.record.get("options", {}).get("shard")
+        return shard
+
+    def results(self) -> list[StoredTask]:
         """Each task's result.json, or its run.json entry when it has none, in run order."""
-        return [read_result(self.path, entry["id"]) or entry for entry in self.tasks]
+        return [read_result(self.path, task.id) or task for task in self.tasks]
+
+
+def find_run(name: str, out_dir: Path) -> Path:
+    """RUN as a folder, or as a run id under ``out_dir``: whichever has a run.json (of any
+    kind: :func:`read_run` says what is wrong with it)."""
+    for candidate in (Path(name), out_dir / name):
+        if os.path.lexists(layout(candidate).run_json):
+            return candidate
+    raise RunNotFoundError(name)
+
+
+def runs_under(out_dir: Path) -> list[Path]:
+    """The run folders (those holding a run.json) in ``out_dir``, by name."""
+    if not out_dir.is_dir():
+        return []
+    return sorted(child for child in out_dir.iterdir() if layout(child).run_json.is_file())
+
+
+def last_written(run_path: Path) -> float:
+    """When the run's run.json was last written (seconds since the epoch)."""
+    return layout(run_path).run_json.stat().st_mtime
 
 
 def read_run(folder: Path) -> StoredRun:
     """``folder``'s run.json, checked. RunNotFoundError when there is none."""
-    path = folder / "run.json"
+    paths = layout(folder)
+    path = paths.run_json
     if not os.path.lexists(path):
         raise RunNotFoundError(str(folder))
-    record = _read_checked(path)
+    record = _read_checked(path, "run")
     ids = [entry["id"] for entry in record["tasks"]]
     if len(set(ids)) < len(ids):
         repeated = next(task_id for task_id, count in Counter(ids).items() if count > 1)
         raise RunFolderError(path, f"lists task {repeated!r} more than once", "$.tasks")
-    tasks_folder = folder / "tasks"
+    tasks_folder = tasks_path(folder)
     if ids and not tasks_folder.is_dir():
         what = "is not a folder" if os.path.lexists(tasks_folder) else "is missing"
         raise RunFolderError(tasks_folder, f"{what}, though the run has {len(ids)} task(s)")
     return StoredRun(folder, record)
 
 
-def read_result(folder: Path, task_id: str) -> dict[str, Any] | None:
+def read_task(folder: Path, task_id: str) -> StoredTask:
+    """The task's result.json, or its run.json entry when it has none (run.json is only
+    read then); RunNotFoundError when the run has neither."""
+    if name_problem(task_id, "task id") is not None:
+        raise RunNotFoundError(str(folder), task_id)
+    found = read_result(folder, task_id)
+    if found is None:
+        found = next((task for task in read_run(folder).tasks if task.id == task_id), None)
+    if found is None:
+        raise RunNotFoundError(str(folder), task_id)
+    return found
+
+
+def read_result(folder: Path, task_id: str) -> StoredTask | None:
     """The task's result.json in the run ``folder``, checked; None if there is no file."""
-    path = folder / "tasks" / task_id / "result.json"
+    path = layout(folder).result_path(task_id)
     if not os.path.lexists(path):
         return None
-    record = _read_checked(path)
+    record = _read_checked(path, "task")
     if record["id"] != task_id:
         found = _short(record["id"])
         raise RunFolderError(path, f"expected {task_id!r} (its folder), found {found}", "$.id")
-    return record
+    return StoredTask(record)
 
 
 def read_summary(folder: Path) -> str | None:
     """summary.md's text, or None when it is missing or not a readable UTF-8 file."""
     try:
-        return _read_bytes(folder / "summary.md").decode("utf-8")
+        return _read_bytes(summary_path(folder)).decode("utf-8")
     except (RunFolderError, UnicodeDecodeError):
         return None
 
 
-def _read_checked(path: Path) -> dict[str, Any]:
+def merged_from(folder: Path) -> list[str]:
+    """The ids of the shards a merged run was made of; none when it was not merged, or
+    its run.json cannot be read (``clean`` goes on with what it can read)."""
+    run = _read_leniently(layout(folder).run_json)
+    merged = run.get("merged_from") if isinstance(run, dict) else None
+    return [run_id for run_id in merged or () if isinstance(run_id, str) and run_id]
+
+
+def worktree_records(folder: Path) -> list[dict[str, Any]]:
+    """The ``workspace`` records of the run's git-worktree tasks, from the result.json
+    files that can be read, whatever else they hold (``clean`` goes on with those)."""
+    paths, records = layout(folder), []
+    for task_folder in sorted(tasks_path(folder).glob("*")):
+        record = _read_leniently(paths.result_path(task_folder.name))
+        workspace = record.get("workspace") if isinstance(record, dict) else None
+        if isinstance(workspace, dict) and workspace.get("mode") == "git-worktree":
+            records.append(workspace)
+    return records
+
+
+def _read_leniently(path: Path) -> Any:
+    """A JSON file's value, unchecked; ``None`` when it is missing or unreadable. Read as
+    every run-folder file is: a FIFO there is not waited on."""
+    try:
+        return json.loads(read_regular_file(path, MAX_RECORD_BYTES).decode("utf-8"))
+    except (OSError, ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+        return None
+
+
+def _read_checked(path: Path, kind: Literal["run", "task"]) -> dict[str, Any]:
     """A run.json or result.json, checked against its schema."""
     data = _parse(path, _read_bytes(path))
-    error = best_match(_validator(path.name).iter_errors(data))
+    error = best_match(_validator(kind).iter_errors(data))
     if error is not None:
         raise RunFolderError(path, _message(error), _json_path(error.absolute_path))
     checked: dict[str, Any] = data
@@ -274,11 +440,11 @@ def _refuse_constant(name: str) -> Any:
 
 
 @cache
-def _validator(file_name: str) -> Draft202012Validator:
+def _validator(kind: Literal["run", "task"]) -> Draft202012Validator:
     """The validator of run.json or of result.json, which checks times as times."""
     checker = FormatChecker(formats=())
     checker.checks(_TIME_FORMAT, raises=ValueError)(_check_time)
-    schema = RUN_SCHEMA if file_name == "run.json" else TASK_SCHEMA
+    schema = RUN_SCHEMA if kind == "run" else TASK_SCHEMA
     return Draft202012Validator(schema, format_checker=checker)
 
 

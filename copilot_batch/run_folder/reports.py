@@ -1,6 +1,6 @@
 """Reports made from a run folder on disk: results.jsonl, summary.md and junit.xml.
 
-They are read (by :mod:`.run_reader`) from ``run.json`` and each
+They are read (by :mod:`.reader`) from ``run.json`` and each
 ``tasks/<id>/result.json``, which were redacted when written, so nothing here can reveal a
 secret; and ``merge`` and ``show`` get the same reports from folders written by other
 processes.
@@ -16,18 +16,21 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from .atomic import write_text_atomic
-from .reader import read_run
+from ..records import TaskStatus
+from .reader import StoredRun, StoredTask, layout, read_run, summary_path
 from .run_record import totals
 
 _STATUS_MARK = {
-    "ok": "✅ ok",
-    "failed": "❌ failed",
-    "error": "❌ error",
-    "timeout": "⏱️ timeout",
-    "cancelled": "⏹️ cancelled",
-    "pending": "… pending",
+    TaskStatus.OK: "✅ ok",
+    TaskStatus.FAILED: "❌ failed",
+    TaskStatus.ERROR: "❌ error",
+    TaskStatus.TIMEOUT: "⏱️ timeout",
+    TaskStatus.CANCELLED: "⏹️ cancelled",
+    TaskStatus.PENDING: "… pending",
 }
+# junit.xml's failures and skipped test cases; every other task passed.
+_FAILING = (TaskStatus.FAILED, TaskStatus.ERROR, TaskStatus.TIMEOUT)
+_SKIPPED = (TaskStatus.CANCELLED, TaskStatus.PENDING)
 _CELL_WIDTH = 100
 # Characters XML 1.0 cannot hold (answers may carry terminal escapes).
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
@@ -37,19 +40,21 @@ def write_reports(run_path: Path) -> None:
     """Write results.jsonl, summary.md and junit.xml; append the summary to GitHub's step
     summary when ``GITHUB_STEP_SUMMARY`` names a file."""
     run = read_run(run_path)
-    records = run.results()
-    write_text_atomic(run_path / "results.jsonl", results_jsonl(records))
-    summary = summary_markdown(run.record, records)
-    write_text_atomic(run_path / "summary.md", summary)
-    write_text_atomic(run_path / "junit.xml", junit_xml(run.record, records))
+    tasks = run.results()
+    folder = layout(run_path)
+    folder.write_text(run_path / "results.jsonl", results_jsonl(tasks))
+    summary = summary_markdown(run, tasks)
+    folder.write_text(summary_path(run_path), summary)
+    folder.write_text(run_path / "junit.xml", junit_xml(run, tasks))
     step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if step_summary:
         with open(step_summary, "a", encoding="utf-8") as file:
             file.write(summary + "\n")
 
 
-def results_jsonl(records: Sequence[Mapping[str, Any]]) -> str:
+def results_jsonl(tasks: Sequence[StoredTask]) -> str:
     """One JSON object per task, for pandas (``read_json(lines=True)``) and jq."""
+    records = [task.record for task in tasks]
     lines = [
         json.dumps(
             {
@@ -70,15 +75,16 @@ def results_jsonl(records: Sequence[Mapping[str, Any]]) -> str:
     return "".join(line + "\n" for line in lines)
 
 
-def summary_markdown(run: Mapping[str, Any], records: Sequence[Mapping[str, Any]]) -> str:
+def summary_markdown(run: StoredRun, tasks: Sequence[StoredTask]) -> str:
     """The run for people: totals, a table of tasks, findings and outputs, patches."""
+    records = [task.record for task in tasks]
     counted = totals(records)
     counts = ", ".join(
         f"{counted[status]} {status}" for status in _STATUS_MARK if counted.get(status)
     )
-    duration = run.get("duration_seconds")
+    duration = run.record.get("duration_seconds")
     lines = [
-        f"# copilot-batch run `{run['run_id']}` ({run['state']})",
+        f"# copilot-batch run `{run.run_id}` ({run.state})",
         "",
         f"**{counted['tasks']} tasks**: {counts or 'none'} · {counted['total_tokens']} tokens · "
         f"{counted['tool_calls']} tool calls · {counted['permission_denials']} permission "
@@ -87,28 +93,28 @@ def summary_markdown(run: Mapping[str, Any], records: Sequence[Mapping[str, Any]
         "| Task | Status | Duration | Tokens | Tools | Answer or error |",
         "| --- | --- | ---: | ---: | ---: | --- |",
     ]
-    for record in records:
-        seconds = record.get("duration_seconds")
-        lines.append(
-            "| "
-            + " | ".join(
-                [
-                    f"`{record['id']}`",
-                    _STATUS_MARK.get(record["status"], record["status"]),
-                    f"{seconds:.1f}s" if seconds is not None else "-",
-                    str(record.get("usage", {}).get("total_tokens", 0)),
-                    str(record.get("tool_calls", 0)),
-                    _cell(_answer(record)),
-                ]
-            )
-            + " |"
-        )
+    lines += [_table_row(task) for task in tasks]
     lines += _outputs_section(records) + _changes_section(records)
     return "\n".join(lines) + "\n"
 
 
-def _answer(record: Mapping[str, Any]) -> str:
-    if record["status"] != "ok":
+def _table_row(task: StoredTask) -> str:
+    record = task.record
+    seconds = record.get("duration_seconds")
+    cells = [
+        f"`{task.id}`",
+        _STATUS_MARK[task.status],
+        f"{seconds:.1f}s" if seconds is not None else "-",
+        str(record.get("usage", {}).get("total_tokens", 0)),
+        str(record.get("tool_calls", 0)),
+        _cell(_answer(task)),
+    ]
+    return "| " + " | ".join(cells) + " |"
+
+
+def _answer(task: StoredTask) -> str:
+    record = task.record
+    if task.status is not TaskStatus.OK:
         return record.get("error") or ""
     if record.get("output") is not None:
         output = record["output"]
@@ -165,40 +171,42 @@ def _changes_section(records: Sequence[Mapping[str, Any]]) -> list[str]:
     return lines
 
 
-def junit_xml(run: Mapping[str, Any], records: Sequence[Mapping[str, Any]]) -> str:
+def junit_xml(run: StoredRun, tasks: Sequence[StoredTask]) -> str:
     """One test case per task: failures for failed, error and timeout; skipped for the rest."""
-    failing = [r for r in records if r["status"] in ("failed", "error", "timeout")]
-    skipped = [r for r in records if r["status"] in ("cancelled", "pending")]
     suite = ElementTree.Element(
         "testsuite",
-        name=f"copilot-batch {run['run_id']}",
-        tests=str(len(records)),
-        failures=str(len(failing)),
+        name=f"copilot-batch {run.run_id}",
+        tests=str(len(tasks)),
+        failures=str(sum(task.status in _FAILING for task in tasks)),
         errors="0",
-        skipped=str(len(skipped)),
-        time=f"{run.get('duration_seconds') or 0:.3f}",
+        skipped=str(sum(task.status in _SKIPPED for task in tasks)),
+        time=f"{run.record.get('duration_seconds') or 0:.3f}",
     )
-    for record in records:
-        case = ElementTree.SubElement(
-            suite,
-            "testcase",
-            classname=record["job"],
-            name=record["id"],
-            time=f"{record.get('duration_seconds') or 0:.3f}",
-        )
-        error = _xml_text(record.get("error") or "")
-        if record in failing:
-            failure = ElementTree.SubElement(
-                case, "failure", message=_cell(error), type=record["status"]
-            )
-            failure.text = error
-        elif record in skipped:
-            ElementTree.SubElement(case, "skipped", message=_cell(error))
-        answer = record.get("final_message")
-        if answer:
-            ElementTree.SubElement(case, "system-out").text = _xml_text(answer)
+    for task in tasks:
+        _test_case(suite, task)
     ElementTree.indent(suite)
     return ElementTree.tostring(suite, encoding="unicode", xml_declaration=True) + "\n"
+
+
+def _test_case(suite: ElementTree.Element, task: StoredTask) -> None:
+    record = task.record
+    case = ElementTree.SubElement(
+        suite,
+        "testcase",
+        classname=record["job"],
+        name=task.id,
+        time=f"{record.get('duration_seconds') or 0:.3f}",
+    )
+    error = _xml_text(record.get("error") or "")
+    if task.status in _FAILING:
+        kind = str(task.status)
+        failure = ElementTree.SubElement(case, "failure", message=_cell(error), type=kind)
+        failure.text = error
+    elif task.status in _SKIPPED:
+        ElementTree.SubElement(case, "skipped", message=_cell(error))
+    answer = record.get("final_message")
+    if answer:
+        ElementTree.SubElement(case, "system-out").text = _xml_text(answer)
 
 
 def _xml_text(text: str) -> str:

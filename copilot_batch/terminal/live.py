@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Sequence
-from types import TracebackType
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 from rich.console import Console, Group, RenderableType
 from rich.live import Live
@@ -92,20 +92,17 @@ class PlainProgress:
     def task_finished(self, result: TaskResult) -> None:
         self._progress.finished(result)
         self._console.print(task_line(result, self._progress.id_width), soft_wrap=True)
+        self._totals_now_and_then()
+
+    def _totals_now_and_then(self) -> None:
         if time.monotonic() - self._totals_at >= TOTALS_EVERY_SECONDS:
             self._totals_at = time.monotonic()
             self._console.print(f"progress: {self.totals()}", soft_wrap=True)
 
-    def __enter__(self) -> PlainProgress:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        pass
+    @contextmanager
+    def shown(self) -> Iterator[None]:
+        """While the run lasts (lines are printed as tasks finish: nothing to set up)."""
+        yield
 
 
 class LiveView(PlainProgress):
@@ -115,9 +112,8 @@ class LiveView(PlainProgress):
         super().__init__(console)
         self._live = Live(console=console, get_renderable=self._render, refresh_per_second=4)
 
-    def task_finished(self, result: TaskResult) -> None:
-        self._progress.finished(result)
-        self._live.console.print(task_line(result, self._progress.id_width), soft_wrap=True)
+    def _totals_now_and_then(self) -> None:
+        """The panel shows the totals all along."""
 
     def _render(self) -> RenderableType:
         running = Table.grid(padding=(0, 2))
@@ -125,14 +121,8 @@ class LiveView(PlainProgress):
             running.add_row(Text(task_id, style="bold"), Text(activity, style="dim"))
         return Group(Text(self.totals(), style="cyan"), running)
 
-    def __enter__(self) -> LiveView:
-        self._live.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self._live.stop()
+    @contextmanager
+    def shown(self) -> Iterator[None]:
+        """While the run lasts: the live panel."""
+        with self._live:
+            yield

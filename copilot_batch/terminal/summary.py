@@ -12,8 +12,8 @@ from typing import Any
 from rich.console import Console
 from rich.text import Text
 
-from ..records import TaskResult, TaskStatus
-from ..run_folder.layout import DEFAULT_OUT
+from ..records import RunStatus, TaskResult, TaskStatus
+from ..run_folder import DEFAULT_OUT, summary_path
 
 _STATUS_STYLE = {
     TaskStatus.OK: "green",
@@ -51,7 +51,11 @@ def task_line(result: TaskResult, id_width: int = 0) -> Text:
 
 
 # How a run that did not finish ended, in the summary's colours.
-_UNFINISHED_STYLE = {"interrupted": "yellow", "timed_out": "yellow", "failed": "red"}
+_UNFINISHED_STYLE = {
+    RunStatus.INTERRUPTED: "yellow",
+    RunStatus.TIMED_OUT: "yellow",
+    RunStatus.FAILED: "red",
+}
 
 
 def resume_command(run_path: str) -> str:
@@ -68,9 +72,9 @@ def print_summary(console: Console, record: Mapping[str, Any], run_path: str) ->
     """The closing summary: how the run ended (and, if it did not finish, how to go on),
     counts by status, tokens, wall time and where the files are."""
     counts = record["totals"]
-    state = str(record.get("state"))
+    state = RunStatus(record["state"])
     rows: list[tuple[Text | str, str | Text]] = [
-        ("state", Text(state, style=_UNFINISHED_STYLE.get(state, "green")))
+        ("state", Text(str(state), style=_UNFINISHED_STYLE.get(state, "green")))
     ]
     if state in _UNFINISHED_STYLE:
         rows.append(("go on with", resume_command(run_path)))
@@ -104,7 +108,7 @@ def print_summary(console: Console, record: Mapping[str, Any], run_path: str) ->
     if findings:
         by_severity = ", ".join(f"{count} {severity}" for severity, count in findings.items())
         rows.append(("findings", f"{findings.total()} ({by_severity})"))
-    rows += [("run folder", run_path), ("summary", f"{run_path}/summary.md")]
+    rows += [("run folder", run_path), ("summary", str(summary_path(Path(run_path))))]
     for label, value in rows:
         line = Text()
         line.append(label if isinstance(label, Text) else Text(label))

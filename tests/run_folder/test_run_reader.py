@@ -12,7 +12,14 @@ import pytest
 from run_records import task_record, write_run
 
 from copilot_batch.errors import RunFolderError, RunNotFoundError
-from copilot_batch.run_folder.reader import name_problem, read_result, read_run, read_summary
+from copilot_batch.records import RunStatus
+from copilot_batch.run_folder.reader import (
+    RUN_STATES,
+    name_problem,
+    read_result,
+    read_run,
+    read_summary,
+)
 
 
 @pytest.fixture
@@ -29,9 +36,9 @@ def edit_run(folder: Path, change: Callable[[dict[str, Any]], None]) -> None:
 def test_a_valid_folder_reads_with_times_parsed(folder: Path) -> None:
     run = read_run(folder)
     assert run.run_id == "r"
-    assert [task["id"] for task in run.tasks] == ["a", "b"]
+    assert [task.id for task in run.tasks] == ["a", "b"]
     assert run.started_at.utcoffset() is not None
-    assert [record["status"] for record in run.results()] == ["ok", "failed"]
+    assert [task.status for task in run.results()] == ["ok", "failed"]
 
 
 @pytest.mark.parametrize(
@@ -142,3 +149,8 @@ def test_names_that_cannot_name_a_folder(name: str) -> None:
 @pytest.mark.parametrize("name", ["r", "20261123-223656-cb50", "...", ".hidden", "x" * 128])
 def test_names_that_can(name: str) -> None:
     assert name_problem(name, "the run id") is None
+
+
+def test_every_run_state_has_its_place_from_best_to_worst() -> None:
+    """merge ranks shards' states by this order: a state left out would crash it."""
+    assert sorted(RUN_STATES) == sorted(RunStatus)
