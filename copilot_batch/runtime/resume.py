@@ -10,9 +10,10 @@ from typing import Any
 
 from ..errors import RunFolderError
 from ..jobfile import load_jobs
+from ..records import TaskStatus
 from ..redact import Redactor
 from ..run_folder.layout import RunFolder
-from ..run_folder.reader import StoredRun, read_result, read_run
+from ..run_folder.reader import StoredRun, layout, read_result, read_run
 from .run_state import EarlierRun, RunObserver, RunOptions, wall_time_so_far
 from .runner import RunResult, execute_run, select_tasks
 from .shards import Shard, parse_shard
@@ -24,10 +25,10 @@ async def resume_run(
     """Run again, into ``run_path``, what its run did not finish. The job files are read
     again from the paths run.json names; ``--only`` and ``--shard`` are the run's own."""
     run = read_run(run_path)
-    jobs = load_jobs([job["path"] for job in run.record["job_files"]])
+    jobs = load_jobs(run.job_paths)
     only, shard = _recorded_selection(run)
     tasks = select_tasks(jobs, only, shard)
-    entries = {entry["id"]: entry for entry in run.tasks}
+    entries = {entry.id: entry.record for entry in run.tasks}
 
     kept: dict[str, dict[str, Any]] = {}
     attempts: dict[str, list[dict[str, Any]]] = {}
@@ -36,22 +37,22 @@ async def resume_run(
         before = read_result(run_path, task.id)
         if (
             before is not None
-            and before["status"] == "ok"
-            and before.get("spec_hash") == task.spec_hash()
+            and before.status is TaskStatus.OK
+            and before.spec_hash == task.spec_hash()
             and task.id in entries
         ):
             kept[task.id] = entries[task.id]
             continue
         again.append(task)
         if before is not None:
-            attempts[task.id] = before.get("attempts", [])
+            attempts[task.id] = before.attempts
 
     earlier = EarlierRun(
         kept=kept,
         attempts=attempts,
         order=[task.id for task in tasks],
         started_at=run.started_at,
-        resumed_at=(*run.record.get("resumed_at", []), datetime.now(UTC).isoformat()),
+        resumed_at=(*run.resumed_at, datetime.now(UTC).isoformat()),
         duration_seconds=wall_time_so_far(run.record),
     )
     folder = RunFolder(run_path, Redactor.for_run(s for task in tasks for s in task.secrets))
@@ -63,9 +64,8 @@ async def resume_run(
 
 def _recorded_selection(run: StoredRun) -> tuple[tuple[str, ...], Shard | None]:
     """The run's own ``--only`` and ``--shard``, as run.json recorded them."""
-    recorded = run.record.get("options", {})
     try:
-        shard = parse_shard(recorded["shard"]) if recorded.get("shard") else None
+        shard = parse_shard(run.shard) if run.shard else None
     except ValueError as error:
-        raise RunFolderError(run.path / "run.json", str(error), "$.options.shard") from None
-    return tuple(recorded.get("only") or ()), shard
+        raise RunFolderError(layout(run.path).run_json, str(error), "$.options.shard") from None
+    return run.only, shard
