@@ -6,8 +6,8 @@ import os
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from .jobfile.model import MASK
-
+# What a secret value is written as.
+MASK = "***"
 # Tokens the Copilot CLI reads from the environment.
 TOKEN_VARIABLES = ("COPILOT_GITHUB_TOKEN", "GH_TOKEN", "GITHUB_TOKEN")
 # Also never written: the shared secret of a CLI server reached with --cli-url.

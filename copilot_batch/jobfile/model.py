@@ -11,8 +11,8 @@ from typing import Any, Literal
 
 from copilot import Tool
 
-# What a secret value is written as.
-MASK = "***"
+from ..redact import MASK
+
 PermissionAction = Literal["allow", "deny"]
 WorkspaceMode = Literal["shared", "copy", "git-worktree"]
 
