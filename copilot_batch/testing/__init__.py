@@ -136,12 +136,15 @@ def read_json(path: Path) -> Any:
 
 
 def read_task_result(result: RunResult, task_id: str) -> dict[str, Any]:
-    """The task's ``result.json`` in the run folder."""
-    record: dict[str, Any] = read_json(result.folder / "tasks" / task_id / "result.json")
-    return record
+    """The task's ``result.json`` in the run folder, checked as copilot-batch reads it."""
+    from ..run_folder import read_task
+
+    return read_task(result.folder, task_id).record
 
 
 def read_events(result: RunResult, task_id: str) -> list[dict[str, Any]]:
     """The task's ``events.jsonl``, one dict a line: ``{"event": {"type": …, "data": …}}``."""
-    path = result.folder / "tasks" / task_id / "events.jsonl"
+    from ..run_folder.reader import layout
+
+    path = layout(result.folder).events_path(task_id)
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
