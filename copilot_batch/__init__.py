@@ -9,6 +9,7 @@ from .errors import (
     ConflictingCliUrlsError,
     CopilotBatchError,
     ExitCode,
+    ExternalFailure,
     InternalError,
     InvalidInputError,
     JobFileError,
@@ -29,6 +30,7 @@ from .errors import (
     SessionError,
     SetupError,
     SkillError,
+    TaskCancelled,
     TaskFailure,
     TaskTimeout,
     ToolFailure,
@@ -37,8 +39,7 @@ from .errors import (
 )
 from .jobfile import JobSpec, TaskSpec, job_schema, load_jobs
 from .records import AuditEntry, RunStatus, TaskResult, TaskStatus, Usage
-from .runtime.run_state import RunOptions
-from .runtime.runner import RunResult, run_batch
+from .runtime import RunOptions, RunResult, run_batch
 
 __all__ = [
     "AuditEntry",
@@ -50,6 +51,7 @@ __all__ = [
     "ConflictingCliUrlsError",
     "CopilotBatchError",
     "ExitCode",
+    "ExternalFailure",
     "InternalError",
     "InvalidInputError",
     "JobFileError",
@@ -74,6 +76,7 @@ __all__ = [
     "SessionError",
     "SetupError",
     "SkillError",
+    "TaskCancelled",
     "TaskFailure",
     "TaskResult",
     "TaskSpec",
