@@ -51,7 +51,6 @@ from .options import RunOptions
 from .run_stop import RunStop
 from .shards import Shard
 from .task_runs import TaskRunner, run_tasks
-from .workspaces import WorkspaceManager
 
 # Sessions replaying a script reach the scripted model with this placeholder key.
 REPLAY_API_KEY = "replay-no-key"
@@ -220,11 +219,9 @@ async def _start_clients(
             ClientPool([SupervisedClient(cli, options.max_cli_restarts, log) for cli in clis])
         )
         await _check_auth(clients.first, tasks, clis[0])
-        folder = recorder.folder
         runner = TaskRunner(
             clients,
             AdaptiveLimit(options.concurrency, log),
-            WorkspaceManager(folder.path, folder.run_id),
             recorder,
             stop,
             plan.earlier.attempts,

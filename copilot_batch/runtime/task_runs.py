@@ -108,7 +108,6 @@ class TaskRunner:
         self,
         clients: ClientPool,
         limit: AdaptiveLimit,
-        workspaces: WorkspaceManager,
         recorder: RunRecorder,
         stop: RunStop,
         earlier_attempts: Mapping[str, list[dict[str, Any]]],
@@ -120,7 +119,7 @@ class TaskRunner:
         self.recorder = recorder
         self.stop = stop
         self.log = log
-        self._workspaces = workspaces
+        self._workspaces = WorkspaceManager(recorder.folder.path, recorder.folder.run_id)
         self._earlier_attempts = earlier_attempts
         self._observer = observer
 
@@ -172,6 +171,7 @@ class TaskRunner:
                     await self._record(attempt, attempt.result)
 
     async def _record(self, attempt: Attempt, result: TaskResult) -> None:
+        """Word why a cancelled attempt stopped, write it; tell the end of a task's last."""
         if result.status is TaskStatus.CANCELLED:
             result.fail(TaskStatus.CANCELLED, TaskCancelled(self.stop.reason(), started=True))
         result.attempt, result.attempts = attempt.number, attempt.earlier
