@@ -31,6 +31,8 @@
           ├── TaskTimeout             the task's wall-clock limit expired
           ├── SessionError            the session reported session.error
           ├── CliProcessExited        the Copilot CLI process died while the task ran
+          ├── TaskCancelled           the run stopped before the task finished (or started)
+          ├── ExternalFailure         the SDK, the CLI's connection or the filesystem failed
           ├── OutputProblem           an answer is not the output asked for (shown to the agent)
           │    └── OutputInvalidError the answer still did not match the task's output_schema
           └── WorkspaceError          a git command preparing or collecting a workspace failed
@@ -376,7 +378,17 @@ class ToolFailure(CopilotBatchError):
 
 
 class TaskFailure(CopilotBatchError):
-    """Why one task did not end ``ok``. The runner records these; it never re-raises them."""
+    """Why one task did not end ``ok``. The runner records these; it never re-raises them.
+    ``transient``: worth a fresh attempt."""
+
+    @property
+    def transient(self) -> bool:
+        return False
+
+    @property
+    def type_name(self) -> str | None:
+        """The ``error_type`` result.json records: the failure's class name."""
+        return type(self).__name__
 
 
 class TaskTimeout(TaskFailure):
@@ -404,6 +416,14 @@ class SessionError(TaskFailure):
         status = f" (HTTP {self.status_code})" if self.status_code is not None else ""
         return f"{self.error_type}{status}: {self.message}"
 
+    @property
+    def transient(self) -> bool:
+        """The model was rate-limited or failing (408, 429, 5xx), or unreachable (the CLI
+        gave up after its own retries)."""
+        if self.status_code is not None:
+            return self.status_code in (408, 429) or self.status_code >= 500
+        return "Failed to get response from the AI model" in self.message
+
 
 class CliProcessExited(TaskFailure):
     """The Copilot CLI process running the task's session died; ``replaced`` when the run
@@ -416,6 +436,45 @@ class CliProcessExited(TaskFailure):
     def __str__(self) -> str:
         again = "; it runs again on a new one" if self.replaced else ""
         return f"the Copilot CLI process exited during the task{again}"
+
+
+class TaskCancelled(TaskFailure):
+    """The run stopped (``reason``) before the task finished, or before it ``started``.
+    result.json records no ``error_type`` for it."""
+
+    def __init__(self, reason: str, started: bool) -> None:
+        self.reason = reason
+        self.started = started
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        return f"{self.reason} before the task {'finished' if self.started else 'started'}"
+
+    @property
+    def type_name(self) -> str | None:
+        return None
+
+
+class ExternalFailure(TaskFailure):
+    """An exception from outside copilot-batch stopped the task: the SDK or the CLI's
+    connection (``transient``), or the filesystem. ``type_name`` is that exception's."""
+
+    def __init__(self, error: BaseException, transient: bool) -> None:
+        self.error_type = type(error).__name__
+        self.message = str(error)
+        self.retryable = transient
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        return self.message or self.error_type
+
+    @property
+    def transient(self) -> bool:
+        return self.retryable
+
+    @property
+    def type_name(self) -> str | None:
+        return self.error_type
 
 
 class OutputProblem(TaskFailure):

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from .errors import ExternalFailure, SessionError, TaskFailure
 from .jobfile import TaskSpec
 from .jobfile.model import PermissionAction
 from .redact import Redactor
@@ -120,10 +121,8 @@ class TaskResult:
     tool_calls: int = 0
     # Every permission request the policy answered, in order.
     permission_audit: list[AuditEntry] = field(default_factory=list)
-    error: str | None = None
-    error_type: str | None = None
-    status_code: int | None = None  # the model's HTTP status, when a call failed
-    transient: bool = False  # a failure worth retrying (rate limit, 5xx, connection)
+    # Why the task did not end ok; written as error, error_type and status_code.
+    failure: TaskFailure | None = None
     session_id: str | None = None
     attempt: int = 1
     # Earlier attempts of this task that failed transiently, oldest first (attempt_record).
@@ -134,6 +133,38 @@ class TaskResult:
     workspace: dict[str, Any] | None = None
     changed_files: list[str] = field(default_factory=list)
     patch: str | None = None  # tasks/<id>/changes.patch, relative to the run folder
+    # Masks credentials in the failure's text once the result is redacted (redact()).
+    _redactor: Redactor | None = field(default=None, init=False, repr=False, compare=False)
+
+    def fail(self, status: TaskStatus, error: Exception) -> None:
+        """End with ``status`` because of ``error``; an exception that is no TaskFailure
+        (the filesystem's, say) is kept as an ExternalFailure under its own type name."""
+        self.status = status
+        self.failure = (
+            error if isinstance(error, TaskFailure) else ExternalFailure(error, transient=False)
+        )
+
+    @property
+    def error(self) -> str | None:
+        """The failure for people, credentials masked once the result is redacted."""
+        if self.failure is None:
+            return None
+        text = str(self.failure) or type(self.failure).__name__
+        return self._redactor.text(text) if self._redactor is not None else text
+
+    @property
+    def error_type(self) -> str | None:
+        return self.failure.type_name if self.failure is not None else None
+
+    @property
+    def status_code(self) -> int | None:
+        """The model's HTTP status, when a call failed."""
+        return self.failure.status_code if isinstance(self.failure, SessionError) else None
+
+    @property
+    def transient(self) -> bool:
+        """Whether the failure is worth a fresh attempt (rate limit, 5xx, connection)."""
+        return self.failure is not None and self.failure.transient
 
     @property
     def permission_denials(self) -> int:
@@ -162,8 +193,7 @@ class TaskResult:
         """Mask credentials in the free text a session produced (answer, error)."""
         if self.final_message is not None:
             self.final_message = redactor.text(self.final_message)
-        if self.error is not None:
-            self.error = redactor.text(self.error)
+        self._redactor = redactor
 
     def to_record(self, *, with_spec: bool = False) -> dict[str, Any]:
         """The run.json entry; with ``with_spec`` also the expanded task (result.json)."""

@@ -1,4 +1,5 @@
-"""The layout of ``runs/<run-id>/`` and the only code that writes files into it."""
+"""The layout of ``runs/<run-id>/``: its paths, its lock, and the atomic, redacted writes that
+the run recorder (:mod:`.recorder`) and the commands on finished runs write with."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Running tasks: the Copilot CLI clients, one session per task, retries, workspaces."""
 
+from .options import DEFAULT_CONCURRENCY, RunOptions
 from .resume import resume_run
-from .run_state import DEFAULT_CONCURRENCY, RunOptions
 from .runner import RunResult, run_batch, select_tasks
 from .shards import Shard, parse_shard
 

@@ -269,20 +269,12 @@ class ClientPool:
 
     async def watch(self) -> None:
         """Supervise every client; the first CliCrashedError stops them all and is raised."""
-        crashed: list[CliCrashedError] = []
-
-        async def supervise(member: SupervisedClient) -> None:
-            try:
-                await member.watch()
-            except CliCrashedError as error:
-                crashed.append(error)
-                group.cancel_scope.cancel()
-
-        async with anyio.create_task_group() as group:
-            for member in self.members:
-                group.start_soon(supervise, member)
-        if crashed:
-            raise crashed[0]
+        try:
+            async with anyio.create_task_group() as group:
+                for member in self.members:
+                    group.start_soon(member.watch)
+        except* CliCrashedError as crashed:
+            raise crashed.exceptions[0] from None
 
 
 def default_client_count(concurrency: int, cpus: int) -> int:

@@ -14,8 +14,10 @@ from ..records import TaskStatus
 from ..redact import Redactor
 from ..run_folder.layout import RunFolder
 from ..run_folder.reader import StoredRun, layout, read_result, read_run
-from .run_state import EarlierRun, RunObserver, RunOptions, wall_time_so_far
-from .runner import RunResult, execute_run, select_tasks
+from .earlier_run import EarlierRun, wall_time_so_far
+from .observer import RunObserver
+from .options import RunOptions
+from .runner import RunResult, run_in_folder, select_tasks
 from .shards import Shard, parse_shard
 
 
@@ -59,7 +61,7 @@ async def resume_run(
     options = dataclasses.replace(
         options, out_dir=run_path.parent, run_id=run_path.name, only=only, shard=shard
     )
-    return await execute_run(jobs, again, folder, options, observer, earlier)
+    return await run_in_folder(jobs, again, options, observer, resumed=(folder, earlier))
 
 
 def _recorded_selection(run: StoredRun) -> tuple[tuple[str, ...], Shard | None]:

@@ -1,5 +1,7 @@
-"""A run: select tasks, find the CLI, make the run folder, start the client, run the tasks
-(:mod:`.task_runs`), and write run.json first and last."""
+"""A run, outermost first: ``run_batch`` selects the tasks; ``run_in_folder`` finds the
+CLI and makes (or, resuming, reuses) the run folder and holds its lock; ``_record_run``
+writes run.json first and last, through the run's recorder; ``_start_clients`` starts the
+scripted model and the CLI clients, then :func:`.task_runs.run_tasks` runs the tasks."""
 
 from __future__ import annotations
 
@@ -22,15 +24,15 @@ from ..bugs import internal_error
 from ..errors import (
     ConflictingCliUrlsError,
     CopilotBatchError,
+    ExitCode,
     NoAuthError,
     NoTasksSelectedError,
-    RunFolderError,
 )
 from ..jobfile import JobSpec, TaskSpec
 from ..records import TaskResult, TaskStatus
 from ..redact import TOKEN_VARIABLES, Redactor
 from ..run_folder.layout import RunFolder, new_run_id
-from ..run_folder.reports import write_reports
+from ..run_folder.recorder import RunHeader, RunRecorder
 from ..run_folder.run_log import open_run_logger, sdk_logs_into
 from ..scripted_model import Script, ScriptedModel, load_scripts
 from .cli_binary import find_cli
@@ -42,15 +44,13 @@ from .clients import (
     SupervisedClient,
     default_client_count,
 )
-from .run_state import (
-    EarlierRun,
-    RunObserver,
-    RunOptions,
-    RunState,
-    mark_unstarted_cancelled,
-)
+from .concurrency import AdaptiveLimit
+from .earlier_run import EarlierRun
+from .observer import RunObserver
+from .options import RunOptions
+from .run_stop import RunStop
 from .shards import Shard
-from .task_runs import EXIT_INTERRUPTED, EXIT_OK, EXIT_TASKS_FAILED, run_tasks
+from .task_runs import TaskRunner, run_tasks
 
 # Sessions replaying a script reach the scripted model with this placeholder key.
 REPLAY_API_KEY = "replay-no-key"
@@ -71,10 +71,10 @@ class RunResult:
     @property
     def exit_code(self) -> int:
         if self.interrupted:
-            return EXIT_INTERRUPTED
+            return ExitCode.INTERRUPTED
         if all(result.status is TaskStatus.OK for result in self.results):
-            return EXIT_OK
-        return EXIT_TASKS_FAILED
+            return ExitCode.OK
+        return ExitCode.TASKS_FAILED
 
 
 def select_tasks(
@@ -98,164 +98,174 @@ async def run_batch(
     """Run every selected task of ``jobs``; write ``<out_dir>/<run-id>/``; never raise for a
     task's failure. Invalid input and set-up problems raise before anything starts."""
     tasks = select_tasks(jobs, options.only, options.shard)
-    return await execute_run(jobs, tasks, None, options, observer)
+    return await run_in_folder(jobs, tasks, options, observer)
 
 
-async def execute_run(
+@dataclass(frozen=True)
+class RunPlan:
+    """What a run does, settled before it starts: the tasks of the job files, the options,
+    what an earlier run keeps (a resume), the replay scripts, the CLI or its server."""
+
+    jobs: Sequence[JobSpec]
+    tasks: Sequence[TaskSpec]
+    options: RunOptions
+    earlier: EarlierRun
+    scripts: Sequence[Script]
+    cli_url: str | None
+    cli_path: Path | None
+
+
+async def run_in_folder(
     jobs: Sequence[JobSpec],
     tasks: Sequence[TaskSpec],
-    folder: RunFolder | None,
     options: RunOptions,
     observer: RunObserver | None = None,
-    earlier: EarlierRun | None = None,
+    resumed: tuple[RunFolder, EarlierRun] | None = None,
 ) -> RunResult:
-    """Run ``tasks`` into ``folder`` (an earlier run's, being resumed), or into a new run
-    folder made once the replay scripts and the CLI are found; hold the folder's lock;
-    write run.json first and last, and the reports."""
+    """Run ``tasks`` into a new run folder, made once the replay scripts and the CLI are
+    found, or into the ``resumed`` run's folder, which keeps what its earlier run did;
+    hold the folder's lock while the run lasts."""
     scripts = load_scripts(options.replay)
     cli_url = _cli_url(jobs, options)
     cli_path = None if cli_url else find_cli(options.cli_path)
-    if folder is None:
+    if resumed is None:
         redactor = Redactor.for_run(secret for task in tasks for secret in task.secrets)
         folder = RunFolder.create(options.out_dir, options.run_id or new_run_id(), redactor)
-    earlier = earlier or EarlierRun()
+        earlier = EarlierRun()
+    else:
+        folder, earlier = resumed
+    plan = RunPlan(jobs, tasks, options, earlier, scripts, cli_url, cli_path)
     with folder.locked():
-        return await _execute(
-            jobs, tasks, folder, options, observer, earlier, scripts, cli_url, cli_path
-        )
+        return await _record_run(plan, RunRecorder(folder, _header(plan), tasks), observer)
 
 
-async def _execute(
-    jobs: Sequence[JobSpec],
-    tasks: Sequence[TaskSpec],
-    folder: RunFolder,
-    options: RunOptions,
-    observer: RunObserver | None,
-    earlier: EarlierRun,
-    scripts: Sequence[Script],
-    cli_url: str | None,
-    cli_path: Path | None,
-) -> RunResult:
-    redactor = folder.redactor
-    state = RunState(
-        jobs=jobs,
-        options=options,
-        folder=folder,
+def _header(plan: RunPlan) -> RunHeader:
+    return RunHeader(
+        jobs=plan.jobs,
+        options=plan.options.to_record(),
         environment={
             "copilot_batch": version("copilot-batch"),
             "github_copilot_sdk": version("github-copilot-sdk"),
-            "cli_path": str(cli_path) if cli_path else None,
-            "cli_url": cli_url,
+            "cli_path": str(plan.cli_path) if plan.cli_path else None,
+            "cli_url": plan.cli_url,
         },
-        started_at=earlier.started_at or datetime.now(UTC),
-        results={task.id: TaskResult(task=task) for task in tasks},
-        specs={task.id: task for task in tasks},
-        earlier=earlier,
+        started_at=plan.earlier.started_at or datetime.now(UTC),
+        kept=plan.earlier.kept,
+        order=plan.earlier.order,
+        resumed_at=plan.earlier.resumed_at,
+        earlier_seconds=plan.earlier.duration_seconds,
     )
-    state.write_run_json("running")
-    if observer is not None:
-        observer.run_started(tasks, len(earlier.kept))
 
+
+async def _record_run(
+    plan: RunPlan, recorder: RunRecorder, observer: RunObserver | None
+) -> RunResult:
+    """The run from its first run.json to its last: what stops it early is recorded there,
+    a bug's traceback goes to run.log."""
+    folder, stop = recorder.folder, RunStop(plan.options.run_timeout)
+    recorder.start()
+    if observer is not None:
+        observer.run_started(plan.tasks, len(plan.earlier.kept))
     with open(folder.run_log, "a", encoding="utf-8") as log_file:
-        log = open_run_logger(log_file, redactor, folder.run_id)
-        log.info("run started", tasks=len(tasks), concurrency=options.concurrency)
+        log = open_run_logger(log_file, folder.redactor, folder.run_id)
+        log.info("run started", tasks=len(plan.tasks), concurrency=plan.options.concurrency)
         try:
             with sdk_logs_into(log):
                 # An empty shard starts nothing, and still leaves a complete run folder.
-                if tasks:
-                    await _start_and_run(tasks, scripts, cli_path, cli_url, state, log, observer)
+                if plan.tasks:
+                    await _start_clients(plan, recorder, stop, log, observer)
         except (anyio.get_cancelled_exc_class(), KeyboardInterrupt):
-            state.interrupted = True
+            stop.interrupt()
             raise
         except CopilotBatchError as error:
-            # The CLI did not start: run.json says so; no task ran.
-            state.failure = str(error)
+            # The CLI did not start, or died too often: run.json says so.
+            stop.fail(str(error))
             raise
         except Exception as error:  # a bug: its traceback in run.log, run.json says failed
             log.exception("copilot-batch hit a bug")
-            bug = internal_error(error, folder.run_log, redactor)
-            state.failure = f"copilot-batch hit a bug: {bug.error_type}: {bug.message}"
+            bug = internal_error(error, folder.run_log, folder.redactor)
+            stop.fail(f"copilot-batch hit a bug: {bug.error_type}: {bug.message}")
             raise bug from error
         finally:
             with anyio.CancelScope(shield=True):
-                folder.retire_copilot_home()
-                if state.interrupted or state.timed_out or state.failure:
-                    mark_unstarted_cancelled(state)
-                final = (
-                    "interrupted"
-                    if state.interrupted
-                    else "failed"
-                    if state.failure
-                    else "timed_out"
-                    if state.timed_out
-                    else "finished"
-                )
-                record = state.write_run_json(final)
-                try:
-                    write_reports(folder.path)
-                except (OSError, ValueError, RunFolderError) as error:  # run.json is written
-                    log.error("writing reports failed", error=repr(error))
-                log.info("run finished", state=final, totals=record["totals"])
-
+                record = recorder.finish(stop.status, stop.failure, stop.reason(), log)
+                log.info("run finished", state=str(stop.status), totals=record["totals"])
     return RunResult(
         run_id=folder.run_id,
         folder=folder.path,
-        results=list(state.results.values()),
+        results=list(recorder.results.values()),
         record=record,
-        interrupted=state.interrupted,
+        interrupted=stop.interrupted,
     )
 
 
-async def _start_and_run(
-    tasks: Sequence[TaskSpec],
-    scripts: Sequence[Script],
-    cli_path: Path | None,
-    cli_url: str | None,
-    state: RunState,
+async def _start_clients(
+    plan: RunPlan,
+    recorder: RunRecorder,
+    stop: RunStop,
     log: FilteringBoundLogger,
     observer: RunObserver | None,
 ) -> None:
-    """Start the scripted model (with --replay) and the client, then run the tasks."""
-    options = state.options
+    """Start the scripted model (with --replay) and the clients, then run the tasks."""
+    options = plan.options
     async with AsyncExitStack() as stack:
-        extra_env: dict[str, str] = {}
-        if scripts:
-            model = await stack.enter_async_context(ScriptedModel(scripts))
-            tasks = _point_at_replay(tasks, model.base_url, model.models, options)
-            # The CLI's own offline switch; it insists on a default provider
-            # and model, though every session names its own.
-            extra_env["COPILOT_OFFLINE"] = "true"
-            extra_env["COPILOT_PROVIDER_BASE_URL"] = model.base_url
-            extra_env["COPILOT_MODEL"] = tasks[0].model or REPLAY_FALLBACK_MODEL
-            log.info("replaying scripts", base_url=model.base_url)
-        elif options.model:
-            tasks = [dataclasses.replace(task, model=options.model) for task in tasks]
+        tasks, extra_env = await _tasks_and_environment(plan, stack, log)
         github_login = any(task.provider is None for task in tasks)
-        clis: list[CliProcess | CliServer] = (
-            [CliServer(cli_url, os.environ.get(CONNECTION_TOKEN_VARIABLE))]
-            if cli_url
-            else [
-                CliProcess(
-                    cast(Path, cli_path),
-                    state.folder.copilot_home_of(index),
-                    extra_env,
-                    github_login,
-                )
-                for index in range(
-                    options.clients or default_client_count(options.concurrency, _cpus())
-                )
-            ]
-        )
-        state.environment["clients"] = len(clis)
-        if not cli_url:  # a server started by someone else looks for a login as it was told
-            state.environment["github_login"] = github_login
+        clis = _clis(plan, recorder.folder, extra_env, github_login)
+        # A server started by someone else looks for a login as it was told.
+        recorder.clients_started(len(clis), None if plan.cli_url else github_login)
         log.info("starting Copilot CLI clients", clients=len(clis))
         clients = await stack.enter_async_context(
             ClientPool([SupervisedClient(cli, options.max_cli_restarts, log) for cli in clis])
         )
-        state.clients = clients
         await _check_auth(clients.first, tasks, clis[0])
-        await run_tasks(clients, tasks, state, log, observer)
+        runner = TaskRunner(
+            clients,
+            AdaptiveLimit(options.concurrency, log),
+            recorder,
+            stop,
+            plan.earlier.attempts,
+            log,
+            observer,
+        )
+        await run_tasks(runner, tasks, options.handle_signals)
+
+
+async def _tasks_and_environment(
+    plan: RunPlan, stack: AsyncExitStack, log: FilteringBoundLogger
+) -> tuple[Sequence[TaskSpec], dict[str, str]]:
+    """The tasks as they run, and what the CLIs' environment adds: with --replay, every
+    task sent to the scripted model (started on ``stack``); else --model applied."""
+    tasks, options = plan.tasks, plan.options
+    if not plan.scripts:
+        if options.model:
+            tasks = [dataclasses.replace(task, model=options.model) for task in tasks]
+        return tasks, {}
+    model = await stack.enter_async_context(ScriptedModel(plan.scripts))
+    tasks = _point_at_replay(tasks, model.base_url, model.models, options)
+    log.info("replaying scripts", base_url=model.base_url)
+    # The CLI's own offline switch; it insists on a default provider and model, though
+    # every session names its own.
+    return tasks, {
+        "COPILOT_OFFLINE": "true",
+        "COPILOT_PROVIDER_BASE_URL": model.base_url,
+        "COPILOT_MODEL": tasks[0].model or REPLAY_FALLBACK_MODEL,
+    }
+
+
+def _clis(
+    plan: RunPlan, folder: RunFolder, extra_env: dict[str, str], github_login: bool
+) -> list[CliProcess | CliServer]:
+    """The server at the CLI URL, or the CLI processes to start (--clients of them)."""
+    if plan.cli_url:
+        return [CliServer(plan.cli_url, os.environ.get(CONNECTION_TOKEN_VARIABLE))]
+    count = plan.options.clients or default_client_count(plan.options.concurrency, _cpus())
+    return [
+        CliProcess(
+            cast(Path, plan.cli_path), folder.copilot_home_of(index), extra_env, github_login
+        )
+        for index in range(count)
+    ]
 
 
 def _cpus() -> int:

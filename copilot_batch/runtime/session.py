@@ -1,9 +1,11 @@
-"""One task's life, top to bottom: build options, create the session, send, wait, tear down."""
+"""One attempt at a task in its own session: build its options, create it, send, wait, tear
+down; the result goes back to the caller, which records it."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,7 +22,14 @@ from copilot.generated.session_events import (
 )
 from structlog.typing import FilteringBoundLogger
 
-from ..errors import OutputInvalidError, OutputProblem, SessionError, TaskFailure, TaskTimeout
+from ..errors import (
+    ExternalFailure,
+    OutputInvalidError,
+    OutputProblem,
+    SessionError,
+    TaskFailure,
+    TaskTimeout,
+)
 from ..jobfile import TaskSpec
 from ..records import AuditEntry, TaskResult, TaskStatus, Usage
 from ..run_folder.events import EventSink
@@ -154,34 +163,98 @@ def _system_message(task: TaskSpec) -> dict[str, str] | None:
     return message
 
 
-async def run_task_session(
-    client: CopilotClient,
-    task: TaskSpec,
-    sink: EventSink,
-    log: FilteringBoundLogger,
-    record: Callable[[TaskResult], Awaitable[None]],
-    attempt: int = 1,
-    on_rate_limited: Callable[[], None] | None = None,
-    on_activity: Callable[[str], None] | None = None,
-    copilot_home: Path | None = None,
-) -> None:
-    """Run one task in its own session and ``record`` its result, whatever happens.
+@dataclass(frozen=True)
+class SessionSettings:
+    """What an attempt's session gets besides its task: the attempt's number, whom to tell
+    of rate limits and of what the session does now, and ``copilot_home``, the state
+    directory of a CLI process copilot-batch started (the session's state then stays in
+    memory; a session on a server is deleted instead)."""
 
-    Events go to ``sink`` until the session is torn down; the caller closes the sink.
-    Cancellation (the run being stopped) records ``cancelled``, leaving ``record`` to say
-    why, and propagates. ``copilot_home``: the client is a CLI process copilot-batch
-    started, with this state directory; the session's state then stays in memory.
-    """
-    result = TaskResult(task=task, started_at=datetime.now(UTC), attempt=attempt)
-    observer = _SessionObserver(sink, on_rate_limited, on_activity)
-    session: CopilotSession | None = None
-    unsubscribe: Callable[[], None] | None = None
+    attempt: int = 1
+    on_rate_limited: Callable[[], None] | None = None
+    on_activity: Callable[[str], None] | None = None
+    copilot_home: Path | None = None
 
-    def on_permission(entry: AuditEntry) -> None:
+
+class TaskSession:
+    """One attempt at a task, in its own session: create it, send the prompt, wait under
+    the task's deadlines, tear it down. Events go to ``sink`` until it is torn down; the
+    caller closes the sink and records ``result``."""
+
+    def __init__(
+        self,
+        client: CopilotClient,
+        task: TaskSpec,
+        sink: EventSink,
+        log: FilteringBoundLogger,
+        settings: SessionSettings,
+    ) -> None:
+        self.result = TaskResult(task=task, started_at=datetime.now(UTC), attempt=settings.attempt)
+        self._client = client
+        self._sink = sink
+        self._log = log
+        self._settings = settings
+        self._observer = _SessionObserver(sink, settings.on_rate_limited, settings.on_activity)
+        self._session: CopilotSession | None = None
+        self._unsubscribe: Callable[[], None] | None = None
+
+    async def run(self) -> TaskResult:
+        """The attempt's result, whatever happened to the session. When the run is being
+        cancelled, ``result`` says ``cancelled`` (not why: the caller words that) and the
+        cancellation goes on."""
+        try:
+            await self._run_under_deadlines()
+        except anyio.get_cancelled_exc_class():
+            self.result.status = TaskStatus.CANCELLED
+            raise
+        finally:
+            with anyio.CancelScope(shield=True):
+                await self._end()
+        return self.result
+
+    async def _run_under_deadlines(self) -> None:
+        task = self.result.task
+        try:
+            with anyio.move_on_after(task.timeout_seconds) as deadline, anyio.CancelScope() as idle:
+                async with anyio.create_task_group() as watchdog:
+                    if task.idle_timeout_seconds is not None:
+                        watchdog.start_soon(
+                            _cancel_when_idle, self._observer, task.idle_timeout_seconds, idle
+                        )
+                    await self._converse()
+                    watchdog.cancel_scope.cancel()
+        except* TaskFailure as failures:
+            self.result.fail(TaskStatus.FAILED, failures.exceptions[0])
+        except* Exception as errors:
+            # The SDK or the CLI failed to create or drive the session: a connection problem.
+            self.result.fail(TaskStatus.ERROR, ExternalFailure(errors.exceptions[0], True))
+        else:
+            if deadline.cancelled_caught:
+                self.result.fail(TaskStatus.TIMEOUT, TaskTimeout("timeout", task.timeout_seconds))
+            elif idle.cancelled_caught and task.idle_timeout_seconds is not None:
+                timeout = TaskTimeout("idle_timeout", task.idle_timeout_seconds)
+                self.result.fail(TaskStatus.TIMEOUT, timeout)
+            elif self._observer.error is not None:
+                self.result.fail(TaskStatus.FAILED, self._observer.error)
+            else:
+                self.result.status = TaskStatus.OK
+
+    async def _converse(self) -> None:
+        """Create the session, send the prompt, wait for its end; check the output."""
+        task, observer = self.result.task, self._observer
+        options = session_options(task, self._on_permission, self._settings.copilot_home)
+        session = self._session = await self._client.create_session(**options)
+        self.result.session_id = session.session_id
+        self._unsubscribe = session.on(observer)
+        await observer.turn(session, task.prompt)
+        if task.output_schema is not None and observer.error is None:
+            self.result.output = await _checked_output(session, observer, task.output_schema)
+
+    def _on_permission(self, entry: AuditEntry) -> None:
         record = entry.to_record()
-        result.permission_audit.append(entry)
-        sink.emit({"type": PERMISSION_EVENT, "data": record})
-        log.info(
+        self.result.permission_audit.append(entry)
+        self._sink.emit({"type": PERMISSION_EVENT, "data": record})
+        self._log.info(
             "permission",
             kind=record["kind"],
             target=record["target"],
@@ -189,68 +262,22 @@ async def run_task_session(
             rule=record["rule"],
         )
 
-    try:
-        with anyio.move_on_after(task.timeout_seconds) as deadline, anyio.CancelScope() as idle:
-            failure: Exception | None = None
-            async with anyio.create_task_group() as watchdog:
-                if task.idle_timeout_seconds is not None:
-                    watchdog.start_soon(
-                        _cancel_when_idle, observer, task.idle_timeout_seconds, idle
-                    )
-                # Kept out of the task group, which would wrap it in an exception group.
-                try:
-                    session = await client.create_session(
-                        **session_options(task, on_permission, copilot_home)
-                    )
-                    result.session_id = session.session_id
-                    unsubscribe = session.on(observer)
-                    await observer.turn(session, task.prompt)
-                    if task.output_schema is not None and observer.error is None:
-                        schema = task.output_schema
-                        result.output = await _checked_output(session, observer, schema)
-                except Exception as exc:
-                    failure = exc
-                watchdog.cancel_scope.cancel()
-            if failure is not None:
-                raise failure
-        if deadline.cancelled_caught:
-            _fail(result, TaskStatus.TIMEOUT, TaskTimeout("timeout", task.timeout_seconds))
-        elif idle.cancelled_caught and task.idle_timeout_seconds is not None:
-            _fail(
-                result, TaskStatus.TIMEOUT, TaskTimeout("idle_timeout", task.idle_timeout_seconds)
+    async def _end(self) -> None:
+        """Tear the session down (in at most TEARDOWN_SECONDS), then complete the result."""
+        with anyio.move_on_after(TEARDOWN_SECONDS):
+            await _tear_down(
+                self._client,
+                self._session,
+                stop_turn=not self._observer.finished.is_set(),
+                delete=self._settings.copilot_home is None,
+                log=self._log,
             )
-        elif observer.error is not None:
-            _fail(result, TaskStatus.FAILED, observer.error)
-            result.status_code = observer.error.status_code
-            result.transient = is_transient(observer.error)
-        else:
-            result.status = TaskStatus.OK
-    except anyio.get_cancelled_exc_class():
-        result.status = TaskStatus.CANCELLED
-        raise
-    except TaskFailure as failure:
-        _fail(result, TaskStatus.FAILED, failure)
-    except Exception as exc:
-        # The SDK or the CLI failed to create or drive the session: a connection problem.
-        _fail(result, TaskStatus.ERROR, exc)
-        result.transient = True
-    finally:
-        with anyio.CancelScope(shield=True):
-            with anyio.move_on_after(TEARDOWN_SECONDS):
-                await _tear_down(
-                    client,
-                    session,
-                    stop_turn=not observer.finished.is_set(),
-                    delete=copilot_home is None,
-                    log=log,
-                )
-            if unsubscribe is not None:
-                unsubscribe()
-            result.final_message = observer.final_message
-            result.usage = observer.usage
-            result.tool_calls = observer.tool_calls
-            result.finished_at = datetime.now(UTC)
-            await record(result)
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+        self.result.final_message = self._observer.final_message
+        self.result.usage = self._observer.usage
+        self.result.tool_calls = self._observer.tool_calls
+        self.result.finished_at = datetime.now(UTC)
 
 
 async def _cancel_when_idle(
@@ -277,20 +304,6 @@ async def _checked_output(
         return parse_output(observer.final_message, schema)
     except OutputProblem as problem:
         raise OutputInvalidError(str(problem), attempts=2) from None
-
-
-def is_transient(error: SessionError) -> bool:
-    """Whether a session error is worth a fresh attempt: the model was rate-limited or
-    failing (408, 429, 5xx), or unreachable (the CLI gave up after its own retries)."""
-    if error.status_code is not None:
-        return error.status_code in (408, 429) or error.status_code >= 500
-    return "Failed to get response from the AI model" in error.message
-
-
-def _fail(result: TaskResult, status: TaskStatus, error: BaseException) -> None:
-    result.status = status
-    result.error = str(error) or type(error).__name__
-    result.error_type = type(error).__name__
 
 
 async def _tear_down(

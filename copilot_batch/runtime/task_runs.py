@@ -1,5 +1,17 @@
-"""Running a run's tasks: one task group under the run's limits, and each task's attempts
-in fresh sessions (and workspaces), with retries, a replaced CLI, and a record of each."""
+"""Running a run's tasks. A task goes through a chain of layers, one concern each, the
+methods of :class:`TaskRunner`, outermost first:
+
+- ``run``: the limiter: a slot among the run's sessions; the task's event sink closed after.
+- ``_run_with_retries``: attempts until :func:`next_step` says done, with backoff between.
+- ``_run_recorded``: every attempt that started is recorded, even as the run stops.
+- ``_run_on_client``: the least-loaded client, once a restart of it has finished; an
+  attempt its dying CLI cut short ends as ``CliProcessExited``.
+- ``_run_in_workspace``: the task's workspace made before, its changes collected after.
+- ``_run_session``: the session, in a scope the CLI's supervisor cancels if the CLI dies.
+
+:func:`run_tasks` is the run's scaffolding around them: the events' writer, the signal
+watcher, run_timeout, the CLI supervisor and the adaptive limit.
+"""
 
 from __future__ import annotations
 
@@ -7,244 +19,318 @@ import dataclasses
 import os
 import random
 import signal
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
 import anyio
-import anyio.to_thread
+from copilot import CopilotClient
 from structlog.typing import FilteringBoundLogger
 
-from ..errors import CliCrashedError, WorkspaceError
+from ..bugs import innermost
+from ..errors import CliCrashedError, CliProcessExited, ExitCode, TaskCancelled, WorkspaceError
 from ..jobfile import TaskSpec
 from ..records import TaskResult, TaskStatus
 from ..run_folder.events import EventLogWriter, EventSink
-from .clients import ClientPool
+from ..run_folder.recorder import RunRecorder
+from .clients import ClientPool, SupervisedClient
 from .concurrency import AdaptiveLimit
-from .run_state import RunObserver, RunState, failed, stop_reason
-from .session import run_task_session
+from .observer import RunObserver
+from .run_stop import RunStop
+from .session import SessionSettings, TaskSession
 from .workspaces import Workspace, WorkspaceManager
 
-EXIT_OK, EXIT_TASKS_FAILED, EXIT_INTERRUPTED = 0, 1, 130
-# The error_type of an attempt cut short because the Copilot CLI process died.
-CLI_GONE = "CliProcessExited"
+
+@dataclass(frozen=True)
+class Done:
+    """The task has ended: its last attempt is its result."""
 
 
-async def run_tasks(
-    clients: ClientPool,
-    tasks: Sequence[TaskSpec],
-    state: RunState,
-    log: FilteringBoundLogger,
-    observer: RunObserver | None,
-) -> None:
-    concurrency = state.concurrency = AdaptiveLimit(state.options.concurrency, log)
-    workspaces = WorkspaceManager(state.folder.path, state.folder.run_id)
-    writer = EventLogWriter(state.folder)
+@dataclass(frozen=True)
+class RetryAfterBackoff:
+    """A transient failure with retries left: back off, then make try ``tries``."""
 
-    async def record(result: TaskResult, final: bool) -> None:
-        """Write the attempt's result.json; a task's last (``final``) attempt ends the task."""
-        if result.status is TaskStatus.CANCELLED:
-            result.error = f"{stop_reason(state)} before the task finished"
-        # Mask credentials once, here, before the terminal, run.json or result.json see them.
-        result.redact(state.folder.redactor)
-        state.results[result.task.id] = result
-        # In a worker thread, so the fsync does not stall every other session's events.
-        await anyio.to_thread.run_sync(
-            state.folder.write_json,
-            state.folder.result_path(result.task.id),
-            result.to_record(with_spec=True),
-        )
-        if not final:
-            return
-        log.info(
-            "task finished", task_id=result.task.id, status=str(result.status), error=result.error
-        )
-        if observer is not None:
-            observer.task_finished(result)
-
-    async def record_changes(result: TaskResult, workspace: Workspace) -> None:
-        """Save what the task changed in its workspace as tasks/<id>/changes.patch."""
-        result.workspace = workspace.to_record()
-        try:
-            changes = await workspaces.finish(workspace)
-        except (WorkspaceError, OSError) as error:
-            log.error("collecting changes failed", task_id=result.task.id, error=str(error))
-            if result.status is TaskStatus.OK:
-                failed(result, TaskStatus.ERROR, error)
-            return
-        result.changed_files = changes.files
-        if changes.patch:
-            patch = state.folder.task_dir(result.task.id) / "changes.patch"
-            state.folder.write_text(patch, changes.patch)
-            result.patch = patch.relative_to(state.folder.path).as_posix()
-
-    async def run_one(task: TaskSpec, sink: EventSink) -> None:
-        # Bound explicitly, not through contextvars: the SDK calls the task's event and
-        # permission callbacks from its own dispatch, outside this task's context.
-        task_log = log.bind(task_id=task.id)
-        with sink:
-            async with concurrency.limiter:
-                task_log.info("task started")
-                if observer is not None:
-                    observer.task_started(task)
-                # A resumed task keeps its earlier attempts and numbers on from them.
-                earlier = list(state.earlier.attempts.get(task.id, []))
-                try_number = 1
-                while True:
-                    attempt = len(earlier) + 1
-                    sink.attempt = attempt
-                    result = await run_attempt(task, sink, task_log, attempt, try_number, earlier)
-                    if result.error_type == CLI_GONE and not clients.gave_up:
-                        earlier.append(result.attempt_record())  # on the new CLI, uncounted
-                        continue
-                    if not _will_retry(result, try_number):
-                        return
-                    try_number += 1
-                    earlier.append(result.attempt_record())
-                    delay = retry_delay(try_number, *task.retry_backoff)
-                    task_log.warning(
-                        "retrying after a transient failure",
-                        attempt=attempt + 1,
-                        after_seconds=round(delay, 2),
-                        error=result.error,
-                    )
-                    await anyio.sleep(delay)
-
-    async def run_attempt(
-        task: TaskSpec,
-        sink: EventSink,
-        task_log: FilteringBoundLogger,
-        attempt: int,
-        try_number: int,
-        earlier: list[dict[str, Any]],
-    ) -> TaskResult:
-        """One try at a task, in a fresh session (and workspace) on the least-loaded client;
-        its result is recorded."""
-        with clients.placed() as member:
-            recorded: list[TaskResult] = []
-            workspace: Workspace | None = None
-            client, generation = await member.ready()
-
-            async def record_attempt(result: TaskResult) -> None:
-                if (
-                    generation in member.crashed_generations
-                    and result.status is TaskStatus.CANCELLED
-                ):
-                    result.status, result.error_type = TaskStatus.ERROR, CLI_GONE
-                    result.error = "the Copilot CLI process exited during the task" + (
-                        "" if clients.gave_up else "; it runs again on a new one"
-                    )
-                # The job's task as written: not the workspace, not --replay's provider.
-                result.task = state.specs[task.id]
-                result.attempt, result.attempts = attempt, list(earlier)
-                if workspace is not None:
-                    await record_changes(result, workspace)
-                recorded.append(result)
-                again = result.error_type == CLI_GONE and not clients.gave_up
-                await record(result, final=not (again or _will_retry(result, try_number)))
-
-            try:
-                workspace = await workspaces.prepare(task, attempt)
-            except (WorkspaceError, OSError) as error:
-                unstarted = TaskResult(task=task, started_at=datetime.now(UTC))
-                failed(unstarted, TaskStatus.ERROR, error)
-                unstarted.finished_at = datetime.now(UTC)
-                await record_attempt(unstarted)
-                return unstarted
-            in_workspace = (
-                dataclasses.replace(task, working_directory=workspace.path)
-                if workspace is not None
-                else task
-            )
-            with member.attempt(generation):
-                await run_task_session(
-                    client,
-                    in_workspace,
-                    sink,
-                    task_log,
-                    record_attempt,
-                    attempt,
-                    on_rate_limited=concurrency.rate_limited,
-                    on_activity=(
-                        partial(observer.task_activity, task.id) if observer is not None else None
-                    ),
-                    copilot_home=member.copilot_home,
-                )
-            return recorded[-1]
-
-    crash: list[CliCrashedError] = []
-
-    async def supervise() -> None:
-        # Raised here, the error would reach run_batch wrapped in exception groups.
-        try:
-            await clients.watch()
-        except CliCrashedError as error:
-            crash.append(error)
-            tasks_scope.cancel()
-
-    async with anyio.create_task_group() as run_group:
-        run_group.start_soon(writer.run)
-        async with _interruptible(state, log), writer:
-            if state.options.run_timeout is not None:
-                state.run_deadline = anyio.current_time() + state.options.run_timeout
-            with (
-                anyio.CancelScope(deadline=state.run_deadline) as limit,
-                anyio.CancelScope() as tasks_scope,
-            ):
-                async with anyio.create_task_group() as adaptive:
-                    adaptive.start_soon(concurrency.raise_when_quiet)
-                    adaptive.start_soon(supervise)
-                    async with anyio.create_task_group() as tasks_group:
-                        for task in tasks:
-                            tasks_group.start_soon(run_one, task, writer.sink(task.id))
-                    adaptive.cancel_scope.cancel()
-            if limit.cancelled_caught:
-                log.warning("run_timeout expired", seconds=state.options.run_timeout)
-                state.timed_out = True
-    if crash:
-        raise crash[0]
+    tries: int
 
 
-@asynccontextmanager
-async def _interruptible(
-    state: RunState, log: FilteringBoundLogger
-) -> AsyncIterator[anyio.CancelScope | None]:
-    """With ``handle_signals``, the first SIGINT or SIGTERM cancels the tasks in this block."""
-    if not state.options.handle_signals:
-        yield None
-        return
-    # The watcher runs outside the scope it cancels, to hear a second signal too.
-    async with anyio.create_task_group() as watcher_group:
-        with anyio.CancelScope() as scope:
-
-            async def watch() -> None:
-                with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-                    async for signum in signals:
-                        name = signal.Signals(signum).name
-                        if state.interrupted:
-                            # The second signal: leave now. Every file on disk is whole
-                            # (atomic writes); run.json may still say "running".
-                            log.warning("interrupted again; exiting at once", signal=name)
-                            os._exit(EXIT_INTERRUPTED)
-                        log.warning("interrupted", signal=name)
-                        state.interrupted = True
-                        scope.cancel()
-
-            watcher_group.start_soon(watch)
-            try:
-                yield scope
-            finally:
-                watcher_group.cancel_scope.cancel()
+@dataclass(frozen=True)
+class RunAgainOnNewCli:
+    """The attempt's CLI died and was replaced: run it again there, not counted as a try."""
 
 
-def _will_retry(result: TaskResult, try_number: int) -> bool:
-    """Whether this run tries the task again: a transient failure, with retries left."""
-    return result.transient and try_number <= result.task.retries
+Step = Done | RetryAfterBackoff | RunAgainOnNewCli
+
+
+def next_step(result: TaskResult, tries: int) -> Step:
+    """What follows an attempt that ended as ``result``, the ``tries``-th this run counted."""
+    if isinstance(result.failure, CliProcessExited) and result.failure.replaced:
+        return RunAgainOnNewCli()
+    if result.transient and tries <= result.task.retries:
+        return RetryAfterBackoff(tries + 1)
+    return Done()
 
 
 def retry_delay(attempt: int, initial: float, maximum: float) -> float:
     """The wait after failed attempt ``attempt``: exponential backoff with full jitter, a
     random time up to min(maximum, initial × 2^(attempt-1)), so retries spread out."""
     return random.uniform(0, min(maximum, initial * 2 ** (attempt - 1)))
+
+
+@dataclass
+class Attempt:
+    """One try at a task on its way down the layers; ``result`` is set once it starts."""
+
+    task: TaskSpec
+    number: int  # among all the task's attempts, a resume's earlier ones included
+    tries: int  # among this run's tries, which count against the task's ``retries``
+    earlier: list[dict[str, Any]]  # the attempts before it (attempt_record)
+    sink: EventSink
+    log: FilteringBoundLogger
+    result: TaskResult | None = None
+
+
+@dataclass(frozen=True)
+class Placement:
+    """The client an attempt runs on, and which of its CLI processes (``generation``)."""
+
+    member: SupervisedClient
+    client: CopilotClient
+    generation: int
+
+
+class TaskRunner:
+    """Runs each task of one run through the layers (see the module's docstring)."""
+
+    def __init__(
+        self,
+        clients: ClientPool,
+        limit: AdaptiveLimit,
+        recorder: RunRecorder,
+        stop: RunStop,
+        earlier_attempts: Mapping[str, list[dict[str, Any]]],
+        log: FilteringBoundLogger,
+        observer: RunObserver | None,
+    ) -> None:
+        self.clients = clients
+        self.limit = limit
+        self.recorder = recorder
+        self.stop = stop
+        self.log = log
+        self._workspaces = WorkspaceManager(recorder.folder.path, recorder.folder.run_id)
+        self._earlier_attempts = earlier_attempts
+        self._observer = observer
+
+    async def run(self, task: TaskSpec, sink: EventSink) -> None:
+        """The limiter: the task waits for a slot among the run's sessions."""
+        # Bound explicitly, not through contextvars: the SDK calls the task's event and
+        # permission callbacks from its own dispatch, outside this task's context.
+        log = self.log.bind(task_id=task.id)
+        with sink:
+            async with self.limit.limiter:
+                log.info("task started")
+                if self._observer is not None:
+                    self._observer.task_started(task)
+                await self._run_with_retries(task, sink, log)
+
+    async def _run_with_retries(
+        self, task: TaskSpec, sink: EventSink, log: FilteringBoundLogger
+    ) -> None:
+        """Attempts until :func:`next_step` says done. A resumed task keeps its earlier
+        attempts and numbers on from them."""
+        earlier = list(self._earlier_attempts.get(task.id, []))
+        tries = 1
+        while True:
+            attempt = Attempt(task, len(earlier) + 1, tries, list(earlier), sink, log)
+            sink.attempt = attempt.number
+            result = await self._run_recorded(attempt)
+            step = next_step(result, tries)
+            if isinstance(step, Done):
+                return
+            earlier.append(result.attempt_record())
+            if isinstance(step, RetryAfterBackoff):
+                tries = step.tries
+                delay = retry_delay(tries, *task.retry_backoff)
+                log.warning(
+                    "retrying after a transient failure",
+                    attempt=attempt.number + 1,
+                    after_seconds=round(delay, 2),
+                    error=result.error,
+                )
+                await anyio.sleep(delay)
+
+    async def _run_recorded(self, attempt: Attempt) -> TaskResult:
+        """Every attempt that started is recorded, also when the run is being stopped."""
+        try:
+            return await self._run_on_client(attempt)
+        finally:
+            if attempt.result is not None:
+                with anyio.CancelScope(shield=True):
+                    await self._record(attempt, attempt.result)
+
+    async def _record(self, attempt: Attempt, result: TaskResult) -> None:
+        """Word why a cancelled attempt stopped, write it; tell the end of a task's last."""
+        if result.status is TaskStatus.CANCELLED:
+            result.fail(TaskStatus.CANCELLED, TaskCancelled(self.stop.reason(), started=True))
+        result.attempt, result.attempts = attempt.number, attempt.earlier
+        await self.recorder.attempt_ended(result)
+        if isinstance(next_step(result, attempt.tries), Done):
+            attempt.log.info("task finished", status=str(result.status), error=result.error)
+            if self._observer is not None:
+                self._observer.task_finished(result)
+
+    async def _run_on_client(self, attempt: Attempt) -> TaskResult:
+        """The least-loaded client. An attempt cancelled because its CLI died ends as
+        CliProcessExited, replaced when a new CLI took over."""
+        with self.clients.placed() as member:
+            client, generation = await member.ready()
+            try:
+                return await self._run_in_workspace(attempt, Placement(member, client, generation))
+            finally:
+                result = attempt.result
+                if (
+                    result is not None
+                    and result.status is TaskStatus.CANCELLED
+                    and generation in member.crashed_generations
+                ):
+                    replaced = not self.clients.gave_up
+                    result.fail(TaskStatus.ERROR, CliProcessExited(replaced))
+
+    async def _run_in_workspace(self, attempt: Attempt, placed: Placement) -> TaskResult:
+        """The task's workspace (copy, git-worktree), made before the session; what the
+        agent changed there is collected after it."""
+        task = attempt.task
+        try:
+            workspace = await self._workspaces.prepare(task, attempt.number)
+        except (WorkspaceError, OSError) as error:
+            now = datetime.now(UTC)
+            attempt.result = TaskResult(task=task, started_at=now, finished_at=now)
+            attempt.result.fail(TaskStatus.ERROR, error)
+            return attempt.result
+        if workspace is None:
+            return await self._run_session(attempt, task, placed)
+        try:
+            in_workspace = dataclasses.replace(task, working_directory=workspace.path)
+            return await self._run_session(attempt, in_workspace, placed)
+        finally:
+            if attempt.result is not None:
+                with anyio.CancelScope(shield=True):
+                    await self._collect_changes(attempt.result, workspace, attempt.log)
+
+    async def _collect_changes(
+        self, result: TaskResult, workspace: Workspace, log: FilteringBoundLogger
+    ) -> None:
+        """Keep what the task changed in its workspace as its changes.patch."""
+        result.workspace = workspace.to_record()
+        try:
+            changes = await self._workspaces.finish(workspace)
+        except (WorkspaceError, OSError) as error:
+            log.error("collecting changes failed", error=str(error))
+            if result.status is TaskStatus.OK:
+                result.fail(TaskStatus.ERROR, error)
+            return
+        result.changed_files = changes.files
+        if changes.patch:
+            result.patch = self.recorder.changes(result.task.id, changes.patch)
+
+    async def _run_session(self, attempt: Attempt, task: TaskSpec, placed: Placement) -> TaskResult:
+        """The session, in the cancel scope the CLI's supervisor cancels if the CLI dies."""
+        observer = self._observer
+        settings = SessionSettings(
+            attempt=attempt.number,
+            on_rate_limited=self.limit.rate_limited,
+            on_activity=partial(observer.task_activity, task.id) if observer else None,
+            copilot_home=placed.member.copilot_home,
+        )
+        session = TaskSession(placed.client, task, attempt.sink, attempt.log, settings)
+        attempt.result = session.result
+        with placed.member.attempt(placed.generation):
+            return await session.run()
+        return session.result  # the CLI died, and the scope cancelled the session
+
+
+async def run_tasks(runner: TaskRunner, tasks: Sequence[TaskSpec], handle_signals: bool) -> None:
+    """Run ``tasks`` through ``runner`` beside the events' writer, under the signal watcher
+    (``handle_signals``) and the run's run_timeout. Raises CliCrashedError when a CLI died
+    once too often (every task was stopped)."""
+    writer = runner.recorder.event_log()
+    crash = None  # stays None when a signal cancels the block
+    try:
+        async with anyio.create_task_group() as run_group:
+            run_group.start_soon(writer.run)
+            async with _interruptible(runner.stop, runner.log, handle_signals), writer:
+                crash = await _under_run_timeout(runner, tasks, writer)
+    finally:
+        runner.recorder.clients_stopped(runner.clients.restarts, runner.limit.to_record())
+    # Raised once the writer has written every event; inside, it would cancel the writer.
+    if crash is not None:
+        raise crash
+
+
+async def _under_run_timeout(
+    runner: TaskRunner, tasks: Sequence[TaskSpec], writer: EventLogWriter
+) -> CliCrashedError | None:
+    stop = runner.stop
+    stop.start_clock()
+    crash = None
+    with anyio.CancelScope(deadline=stop.deadline) as limit:
+        crash = await _supervised(runner, tasks, writer)
+    if limit.cancelled_caught:
+        runner.log.warning("run_timeout expired", seconds=stop.run_timeout)
+        stop.time_out()
+    return crash
+
+
+async def _supervised(
+    runner: TaskRunner, tasks: Sequence[TaskSpec], writer: EventLogWriter
+) -> CliCrashedError | None:
+    """The tasks, beside the adaptive limit's raising and the CLI supervisor, whose
+    CliCrashedError (a CLI died once too often) stops them and is returned."""
+    crash: CliCrashedError | None = None
+    try:
+        async with anyio.create_task_group() as beside:
+            beside.start_soon(runner.limit.raise_when_quiet)
+            beside.start_soon(runner.clients.watch)
+            async with anyio.create_task_group() as tasks_group:
+                for task in tasks:
+                    tasks_group.start_soon(runner.run, task, writer.sink(task.id))
+            beside.cancel_scope.cancel()
+    except* CliCrashedError as crashed:
+        crash = cast(CliCrashedError, innermost(crashed))
+    return crash
+
+
+@asynccontextmanager
+async def _interruptible(
+    stop: RunStop, log: FilteringBoundLogger, handle_signals: bool
+) -> AsyncIterator[None]:
+    """With ``handle_signals``, the first SIGINT or SIGTERM cancels the tasks in this block."""
+    if not handle_signals:
+        yield
+        return
+    # The watcher runs outside the scope it cancels, to hear a second signal too.
+    async with anyio.create_task_group() as watcher_group:
+        with anyio.CancelScope() as scope:
+            watcher_group.start_soon(_watch_signals, stop, log, scope)
+            try:
+                yield
+            finally:
+                watcher_group.cancel_scope.cancel()
+
+
+async def _watch_signals(
+    stop: RunStop, log: FilteringBoundLogger, scope: anyio.CancelScope
+) -> None:
+    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async for signum in signals:
+            name = signal.Signals(signum).name
+            if stop.interrupted:
+                # The second signal: leave now. Every file on disk is whole (atomic
+                # writes); run.json may still say "running".
+                log.warning("interrupted again; exiting at once", signal=name)
+                os._exit(ExitCode.INTERRUPTED)
+            log.warning("interrupted", signal=name)
+            stop.interrupt()
+            scope.cancel()

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from copilot_batch.run_folder.run_record import run_record
-from copilot_batch.runtime.run_state import wall_time_so_far
+from copilot_batch.runtime.earlier_run import wall_time_so_far
 
 START = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 

@@ -10,10 +10,10 @@ import pytest
 import structlog
 from run_helpers import SCRIPTS
 
-from copilot_batch import TaskResult, TaskStatus, load_jobs
+from copilot_batch import TaskStatus, load_jobs
 from copilot_batch.run_folder.events import EventSink
 from copilot_batch.runtime.clients import CliProcess, open_client
-from copilot_batch.runtime.session import run_task_session
+from copilot_batch.runtime.session import SessionSettings, TaskSession
 from copilot_batch.scripted_model import Fault, ScriptedModel, load_scripts
 from copilot_batch.testing import write_job
 
@@ -24,7 +24,7 @@ async def test_a_cancelled_session_leaves_saying_why_to_its_caller(
     copilot_cli: Path, tmp_path: Path
 ) -> None:
     """The session knows it was cancelled, not whether the run was interrupted, timed out or
-    stopped: the record it hands over says only ``cancelled`` (task_runs words the reason)."""
+    stopped: the result it leaves says only ``cancelled`` (task_runs words the reason)."""
     job = write_job(
         tmp_path,
         """
@@ -37,10 +37,6 @@ async def test_a_cancelled_session_leaves_saying_why_to_its_caller(
         """,
     )
     home = tmp_path / "copilot-home"
-    recorded: list[TaskResult] = []
-
-    async def record(result: TaskResult) -> None:
-        recorded.append(result)
 
     hang = Fault(kind="hang")
     async with ScriptedModel(load_scripts([SCRIPTS / "greetings.yaml"]), faults=[hang]) as model:
@@ -48,14 +44,13 @@ async def test_a_cancelled_session_leaves_saying_why_to_its_caller(
         events, _unread = anyio.create_memory_object_stream[object](math.inf)
         sink = EventSink(task.id, events)
         async with open_client(CliProcess(copilot_cli, home, github_login=False)) as client:
+            settings = SessionSettings(copilot_home=home)
+            session = TaskSession(client, task, sink, structlog.get_logger(), settings)
             with anyio.fail_after(60):
                 async with anyio.create_task_group() as group:
-                    group.start_soon(
-                        lambda: run_task_session(
-                            client, task, sink, structlog.get_logger(), record, copilot_home=home
-                        )
-                    )
+                    group.start_soon(session.run)
                     await model.wait_for(lambda requests: any(r.fault for r in requests))
                     group.cancel_scope.cancel()
-    [result] = recorded
+    result = session.result
+    assert result.finished_at is not None
     assert (result.status, result.error) == (TaskStatus.CANCELLED, None)

@@ -1,0 +1,47 @@
+"""How to run, as the command line and the Python API say it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..run_folder.layout import DEFAULT_OUT
+from .shards import Shard
+
+# Sessions at once unless told: the command line's default and the Python API's.
+DEFAULT_CONCURRENCY = 8
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How to run: where results go, how many sessions at once, which tasks, which CLI."""
+
+    out_dir: Path = DEFAULT_OUT
+    concurrency: int = DEFAULT_CONCURRENCY
+    only: tuple[str, ...] = ()
+    shard: Shard | None = None
+    model: str | None = None
+    cli_path: str | None = None
+    cli_url: str | None = None
+    run_timeout: float | None = None
+    max_cli_restarts: int = 3
+    clients: int | None = None  # Copilot CLI processes; None: from concurrency and CPUs
+    replay: tuple[Path, ...] = ()
+    run_id: str | None = None
+    handle_signals: bool = False
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "out_dir": str(self.out_dir),
+            "concurrency": self.concurrency,
+            "only": list(self.only),
+            "shard": str(self.shard) if self.shard else None,
+            "model": self.model,
+            "cli_path": self.cli_path,
+            "cli_url": self.cli_url,
+            "run_timeout": self.run_timeout,
+            "max_cli_restarts": self.max_cli_restarts,
+            "clients": self.clients,
+            "replay": [str(path) for path in self.replay],
+        }
