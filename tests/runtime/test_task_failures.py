@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from run_helpers import write_job
 
 from copilot_batch import TaskSpec, TaskStatus, load_jobs
 from copilot_batch.errors import (
@@ -30,6 +29,7 @@ from copilot_batch.runtime.task_runs import (
     RunAgainOnNewCli,
     next_step,
 )
+from copilot_batch.testing import write_job
 
 
 @pytest.fixture(scope="module")
