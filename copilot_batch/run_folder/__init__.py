@@ -16,7 +16,6 @@ from .reader import (
     read_summary,
     read_task,
     runs_under,
-    summary_path,
 )
 from .reports import summary_markdown
 
@@ -40,5 +39,4 @@ __all__ = [
     "runs_older_than",
     "runs_under",
     "summary_markdown",
-    "summary_path",
 ]

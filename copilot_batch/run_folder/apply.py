@@ -11,7 +11,8 @@ from pathlib import Path
 from ..errors import PatchApplyError, RunFolderError, WorkspaceError
 from ..git import git, git_succeeds, repository_top
 from ..records import TaskStatus
-from .reader import StoredTask, layout, read_result, read_run
+from .layout import RunFolder
+from .reader import StoredTask, read_result, read_run
 
 
 async def apply_patch(patch_file: Path, patch_root: Path) -> bool:
@@ -91,7 +92,7 @@ def patches_of(run_path: Path, only: Sequence[str] = ()) -> list[TaskPatch]:
 
 def _patch_of(run_path: Path, task: StoredTask) -> TaskPatch:
     """The task's patch, from its result.json, checked to be there with its folder."""
-    result_file = layout(run_path).result_path(task.id)
+    result_file = RunFolder.ended(run_path).result_path(task.id)
     record = read_result(run_path, task.id)
     if record is None:
         raise RunFolderError(result_file, "is missing: the task has a patch")

@@ -16,8 +16,8 @@ import anyio
 from ..errors import WorkspaceError
 from ..git import git
 from ..jobfile import parse_duration
-from .layout import BRANCH_PREFIX
-from .reader import last_written, layout, merged_from, worktree_records
+from .layout import BRANCH_PREFIX, RunFolder
+from .reader import last_written, merged_from, worktree_records
 
 _DAY_SECONDS = 24 * 3600.0
 _DAYS = re.compile(r"([0-9]+(?:\.[0-9]+)?)d(.*)")
@@ -70,7 +70,7 @@ async def clean_run(run_path: Path, dry_run: bool = False) -> list[Removal]:
     Holds the run folder's lock meanwhile: a run still going, or being resumed, is refused
     with ``RunLockedError``."""
     run_path = run_path.resolve()
-    with layout(run_path).locked():
+    with RunFolder.ended(run_path).locked():
         leftovers = await find_leftovers(run_path)
         if dry_run:
             return [Removal(leftover) for leftover in leftovers]

@@ -38,10 +38,21 @@ class RunFolder:
 
     @classmethod
     def create(cls, out_dir: Path, run_id: str, redactor: Redactor) -> RunFolder:
-        path = out_dir / run_id
-        path.mkdir(parents=True, exist_ok=False)
-        (path / "tasks").mkdir()
-        return cls(path, redactor)
+        folder = cls(out_dir / run_id, redactor)
+        folder.path.mkdir(parents=True, exist_ok=False)
+        folder.tasks_dir.mkdir()
+        return folder
+
+    @classmethod
+    def ended(cls, path: Path) -> RunFolder:
+        """The run folder at ``path`` once its run has ended: its paths, and writes that
+        mask nothing more (what they are made from was masked when first written)."""
+        return cls(path, Redactor(()))
+
+    @staticmethod
+    def holds_a_run(path: Path) -> bool:
+        """Whether ``path`` is a run folder (it has a run.json)."""
+        return (path / "run.json").is_file()
 
     @property
     def run_id(self) -> str:
@@ -54,6 +65,22 @@ class RunFolder:
     @property
     def run_log(self) -> Path:
         return self.path / "run.log"
+
+    @property
+    def tasks_dir(self) -> Path:
+        return self.path / "tasks"
+
+    @property
+    def results_jsonl(self) -> Path:
+        return self.path / "results.jsonl"
+
+    @property
+    def summary_md(self) -> Path:
+        return self.path / "summary.md"
+
+    @property
+    def junit_xml(self) -> Path:
+        return self.path / "junit.xml"
 
     @property
     def copilot_home(self) -> Path:
@@ -95,13 +122,16 @@ class RunFolder:
                 fcntl.flock(lock_file, fcntl.LOCK_UN)
 
     def task_dir(self, task_id: str) -> Path:
-        return self.path / "tasks" / task_id
+        return self.tasks_dir / task_id
 
     def events_path(self, task_id: str) -> Path:
         return self.task_dir(task_id) / "events.jsonl"
 
     def result_path(self, task_id: str) -> Path:
         return self.task_dir(task_id) / "result.json"
+
+    def patch_path(self, task_id: str) -> Path:
+        return self.task_dir(task_id) / "changes.patch"
 
     def write_json(self, path: Path, data: Any) -> None:
         """Write redacted JSON atomically: readers see the old file or the new one, never half."""

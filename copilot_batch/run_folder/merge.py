@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import MergeError, RunFolderError
-from .layout import new_run_id
-from .reader import RUN_STATES, StoredRun, layout, read_run, tasks_path
+from .layout import RunFolder, new_run_id
+from .reader import RUN_STATES, StoredRun, read_run
 from .reports import write_reports
 from .run_record import totals
 
@@ -40,9 +40,9 @@ def merge_runs(run_paths: Sequence[Path], out_dir: Path, run_id: str | None = No
         reason = f"cannot write in {out_dir}: {error.strerror or error}"
         raise MergeError(reason, [run.path for run in runs]) from None
     try:
-        tasks_path(building).mkdir()
+        RunFolder.ended(building).tasks_dir.mkdir()
         _copy_shards(runs, building)
-        written = layout(building)
+        written = RunFolder.ended(building)
         written.write_json(written.run_json, _merged_record(merged.name, runs))
         write_reports(building)
         building.rename(merged)
@@ -71,9 +71,9 @@ def _check_belong_together(runs: Sequence[StoredRun]) -> None:
 
 def _copy_shards(runs: Sequence[StoredRun], building: Path) -> None:
     """The shards' task folders and CLI logs, into the folder being built."""
-    built = layout(building)
+    built = RunFolder.ended(building)
     for run in runs:
-        shard = layout(run.path)
+        shard = RunFolder.ended(run.path)
         for task in run.tasks:
             if shard.task_dir(task.id).is_dir():
                 _copy(shard.task_dir(task.id), built.task_dir(task.id))

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
+from itertools import accumulate
 from pathlib import Path
 from typing import Any, Literal
 
@@ -29,7 +30,6 @@ from jsonschema.exceptions import ValidationError, best_match
 from ..errors import RunFolderError, RunNotFoundError
 from ..files import read_regular_file
 from ..records import RunStatus, TaskStatus
-from ..redact import Redactor
 from .layout import RunFolder
 
 # Far above what copilot-batch writes (docs/reliability.md): a guard against a runaway
@@ -46,6 +46,10 @@ RUN_STATES = (
     RunStatus.RUNNING,
 )
 _TIME_FORMAT = "time with UTC offset"
+# Far deeper than anything copilot-batch writes, and well inside Python's recursion limit.
+MAX_NESTING = 500
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+_BRACKET = re.compile(r"[\[\]{}]")
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
@@ -168,21 +172,6 @@ RUN_SCHEMA: dict[str, Any] = {
 }
 
 
-def layout(folder: Path) -> RunFolder:
-    """The run folder ``folder`` once its run has ended: its paths, and writes that mask
-    nothing more (what they are made from was masked when first written)."""
-    return RunFolder(folder, Redactor(()))
-
-
-def summary_path(folder: Path) -> Path:
-    return folder / "summary.md"
-
-
-def tasks_path(folder: Path) -> Path:
-    """The folder of the run's task folders."""
-    return folder / "tasks"
-
-
 @dataclass(frozen=True)
 class StoredTask:
     """A task as run.json lists it, or as its result.json holds it (with the expanded spec,
@@ -296,7 +285,7 @@ def find_run(name: str, out_dir: Path) -> Path:
     """RUN as a folder, or as a run id under ``out_dir``: whichever has a run.json (of any
     kind: :func:`read_run` says what is wrong with it)."""
     for candidate in (Path(name), out_dir / name):
-        if os.path.lexists(layout(candidate).run_json):
+        if os.path.lexists(RunFolder.ended(candidate).run_json):
             return candidate
     raise RunNotFoundError(name)
 
@@ -305,17 +294,17 @@ def runs_under(out_dir: Path) -> list[Path]:
     """The run folders (those holding a run.json) in ``out_dir``, by name."""
     if not out_dir.is_dir():
         return []
-    return sorted(child for child in out_dir.iterdir() if layout(child).run_json.is_file())
+    return sorted(child for child in out_dir.iterdir() if RunFolder.holds_a_run(child))
 
 
 def last_written(run_path: Path) -> float:
     """When the run's run.json was last written (seconds since the epoch)."""
-    return layout(run_path).run_json.stat().st_mtime
+    return RunFolder.ended(run_path).run_json.stat().st_mtime
 
 
 def read_run(folder: Path) -> StoredRun:
     """``folder``'s run.json, checked. RunNotFoundError when there is none."""
-    paths = layout(folder)
+    paths = RunFolder.ended(folder)
     path = paths.run_json
     if not os.path.lexists(path):
         raise RunNotFoundError(str(folder))
@@ -324,7 +313,7 @@ def read_run(folder: Path) -> StoredRun:
     if len(set(ids)) < len(ids):
         repeated = next(task_id for task_id, count in Counter(ids).items() if count > 1)
         raise RunFolderError(path, f"lists task {repeated!r} more than once", "$.tasks")
-    tasks_folder = tasks_path(folder)
+    tasks_folder = RunFolder.ended(folder).tasks_dir
     if ids and not tasks_folder.is_dir():
         what = "is not a folder" if os.path.lexists(tasks_folder) else "is missing"
         raise RunFolderError(tasks_folder, f"{what}, though the run has {len(ids)} task(s)")
@@ -346,7 +335,7 @@ def read_task(folder: Path, task_id: str) -> StoredTask:
 
 def read_result(folder: Path, task_id: str) -> StoredTask | None:
     """The task's result.json in the run ``folder``, checked; None if there is no file."""
-    path = layout(folder).result_path(task_id)
+    path = RunFolder.ended(folder).result_path(task_id)
     if not os.path.lexists(path):
         return None
     record = _read_checked(path, "task")
@@ -359,7 +348,7 @@ def read_result(folder: Path, task_id: str) -> StoredTask | None:
 def read_summary(folder: Path) -> str | None:
     """summary.md's text, or None when it is missing or not a readable UTF-8 file."""
     try:
-        return _read_bytes(summary_path(folder)).decode("utf-8")
+        return _read_bytes(RunFolder.ended(folder).summary_md).decode("utf-8")
     except (RunFolderError, UnicodeDecodeError):
         return None
 
@@ -367,7 +356,7 @@ def read_summary(folder: Path) -> str | None:
 def merged_from(folder: Path) -> list[str]:
     """The ids of the shards a merged run was made of; none when it was not merged, or
     its run.json cannot be read (``clean`` goes on with what it can read)."""
-    run = _read_leniently(layout(folder).run_json)
+    run = _read_leniently(RunFolder.ended(folder).run_json)
     merged = run.get("merged_from") if isinstance(run, dict) else None
     return [run_id for run_id in merged or () if isinstance(run_id, str) and run_id]
 
@@ -375,8 +364,8 @@ def merged_from(folder: Path) -> list[str]:
 def worktree_records(folder: Path) -> list[dict[str, Any]]:
     """The ``workspace`` records of the run's git-worktree tasks, from the result.json
     files that can be read, whatever else they hold (``clean`` goes on with those)."""
-    paths, records = layout(folder), []
-    for task_folder in sorted(tasks_path(folder).glob("*")):
+    paths, records = RunFolder.ended(folder), []
+    for task_folder in sorted(RunFolder.ended(folder).tasks_dir.glob("*")):
         record = _read_leniently(paths.result_path(task_folder.name))
         workspace = record.get("workspace") if isinstance(record, dict) else None
         if isinstance(workspace, dict) and workspace.get("mode") == "git-worktree":
@@ -417,6 +406,11 @@ def _parse(path: Path, data: bytes) -> Any:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:
         raise RunFolderError(path, f"is not UTF-8 text (byte {error.start})") from None
+    if _nesting(text) > MAX_NESTING:
+        # Refused before json.loads, whose RecursionError can strike finalizers too.
+        raise RunFolderError(
+            path, f"is not valid JSON: nested too deeply (over {MAX_NESTING} levels)"
+        )
     try:
         value = json.loads(text, parse_constant=_refuse_constant)
         if _SURROGATE_ESCAPE.search(text):  # a pair is one character; half of one is none
@@ -431,8 +425,12 @@ def _parse(path: Path, data: bytes) -> Any:
         raise RunFolderError(path, f"is not valid JSON ({where}: {error.msg})") from None
     except ValueError as error:  # an integer of more digits than Python converts
         raise RunFolderError(path, f"is not valid JSON: {_one_line(str(error))}") from None
-    except RecursionError:
-        raise RunFolderError(path, "is not valid JSON: nested too deeply") from None
+
+
+def _nesting(text: str) -> int:
+    """How deep the arrays and objects of JSON ``text`` nest (strings skipped)."""
+    brackets = _BRACKET.findall(_JSON_STRING.sub("", text))
+    return max(accumulate(1 if bracket in "[{" else -1 for bracket in brackets), default=0)
 
 
 def _refuse_constant(name: str) -> Any:

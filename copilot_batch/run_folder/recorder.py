@@ -73,7 +73,7 @@ class RunRecorder:
 
     def changes(self, task_id: str, patch: str) -> str:
         """Write a task's changes as tasks/<id>/changes.patch; its path in the run folder."""
-        path = self.folder.task_dir(task_id) / "changes.patch"
+        path = self.folder.patch_path(task_id)
         self.folder.write_text(path, patch)
         return path.relative_to(self.folder.path).as_posix()
 

@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from ..records import TaskStatus
-from .reader import StoredRun, StoredTask, layout, read_run, summary_path
+from .layout import RunFolder
+from .reader import StoredRun, StoredTask, read_run
 from .run_record import totals
 
 _STATUS_MARK = {
@@ -41,11 +42,11 @@ def write_reports(run_path: Path) -> None:
     summary when ``GITHUB_STEP_SUMMARY`` names a file."""
     run = read_run(run_path)
     tasks = run.results()
-    folder = layout(run_path)
-    folder.write_text(run_path / "results.jsonl", results_jsonl(tasks))
+    folder = RunFolder.ended(run_path)
+    folder.write_text(folder.results_jsonl, results_jsonl(tasks))
     summary = summary_markdown(run, tasks)
-    folder.write_text(summary_path(run_path), summary)
-    folder.write_text(run_path / "junit.xml", junit_xml(run, tasks))
+    folder.write_text(folder.summary_md, summary)
+    folder.write_text(folder.junit_xml, junit_xml(run, tasks))
     step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if step_summary:
         with open(step_summary, "a", encoding="utf-8") as file:

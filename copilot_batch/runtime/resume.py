@@ -13,7 +13,7 @@ from ..jobfile import load_jobs
 from ..records import TaskStatus
 from ..redact import Redactor
 from ..run_folder.layout import RunFolder
-from ..run_folder.reader import StoredRun, layout, read_result, read_run
+from ..run_folder.reader import StoredRun, read_result, read_run
 from .earlier_run import EarlierRun, wall_time_so_far
 from .observer import RunObserver
 from .options import RunOptions
@@ -69,5 +69,7 @@ def _recorded_selection(run: StoredRun) -> tuple[tuple[str, ...], Shard | None]:
     try:
         shard = parse_shard(run.shard) if run.shard else None
     except ValueError as error:
-        raise RunFolderError(layout(run.path).run_json, str(error), "$.options.shard") from None
+        raise RunFolderError(
+            RunFolder.ended(run.path).run_json, str(error), "$.options.shard"
+        ) from None
     return run.only, shard

@@ -22,7 +22,7 @@ import anyio
 from ..errors import WorkspaceError
 from ..git import git, git_paths, git_succeeds, repository_top
 from ..jobfile import TaskSpec
-from ..run_folder.layout import BRANCH_PREFIX
+from ..run_folder.layout import BRANCH_PREFIX, RunFolder
 from .workspace_files import CopiedFiles, copy_files, files_to_copy, measure
 
 
@@ -112,7 +112,7 @@ class WorkspaceManager:
         out = self._run_path.parent
         folders = [out, self._run_path]
         if out == source:
-            folders += [child for child in out.iterdir() if (child / "run.json").is_file()]
+            folders += [child for child in out.iterdir() if RunFolder.holds_a_run(child)]
         return folders
 
     async def finish(self, workspace: Workspace) -> Changes:

@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.text import Text
 
 from ..records import RunStatus, TaskResult, TaskStatus
-from ..run_folder import DEFAULT_OUT, summary_path
+from ..run_folder import DEFAULT_OUT, RunFolder
 
 _STATUS_STYLE = {
     TaskStatus.OK: "green",
@@ -108,7 +108,7 @@ def print_summary(console: Console, record: Mapping[str, Any], run_path: str) ->
     if findings:
         by_severity = ", ".join(f"{count} {severity}" for severity, count in findings.items())
         rows.append(("findings", f"{findings.total()} ({by_severity})"))
-    rows += [("run folder", run_path), ("summary", str(summary_path(Path(run_path))))]
+    rows += [("run folder", run_path), ("summary", str(RunFolder.ended(Path(run_path)).summary_md))]
     for label, value in rows:
         line = Text()
         line.append(label if isinstance(label, Text) else Text(label))

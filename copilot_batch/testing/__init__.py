@@ -144,7 +144,7 @@ def read_task_result(result: RunResult, task_id: str) -> dict[str, Any]:
 
 def read_events(result: RunResult, task_id: str) -> list[dict[str, Any]]:
     """The task's ``events.jsonl``, one dict a line: ``{"event": {"type": …, "data": …}}``."""
-    from ..run_folder.reader import layout
+    from ..run_folder import RunFolder
 
-    path = layout(result.folder).events_path(task_id)
+    path = RunFolder.ended(result.folder).events_path(task_id)
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
