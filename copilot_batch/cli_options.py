@@ -12,8 +12,8 @@ from pathlib import Path
 import click
 
 from .errors import OptionError
-from .jobfile.options import cli_url_is_valid
-from .run_folder.reader import name_problem
+from .jobfile import cli_url_is_valid
+from .run_folder import name_problem
 
 _MAX_NAME_BYTES = 255  # one component of a path, on every common file system
 

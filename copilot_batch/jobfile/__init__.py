@@ -9,6 +9,7 @@ reported at its line. It starts no Copilot CLI and no session."""
 from .durations import parse_duration
 from .loader import job_schema, load_jobs, resolve_job_paths
 from .model import CustomToolRef, JobSpec, SourcePosition, TaskSpec
+from .options import cli_url_is_valid
 from .skills import Skill, discover_skills
 
 __all__ = [
@@ -17,6 +18,7 @@ __all__ = [
     "Skill",
     "SourcePosition",
     "TaskSpec",
+    "cli_url_is_valid",
     "discover_skills",
     "job_schema",
     "load_jobs",

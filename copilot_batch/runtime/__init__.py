@@ -1,5 +1,6 @@
 """Running tasks: the Copilot CLI clients, one session per task, retries, workspaces."""
 
+from .cli_binary import find_cli
 from .options import DEFAULT_CONCURRENCY, RunOptions
 from .resume import resume_run
 from .runner import RunResult, run_batch, select_tasks
@@ -10,6 +11,7 @@ __all__ = [
     "RunOptions",
     "RunResult",
     "Shard",
+    "find_cli",
     "parse_shard",
     "resume_run",
     "run_batch",

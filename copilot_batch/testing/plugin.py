@@ -29,7 +29,7 @@ def copilot_cli() -> Path:
     """The Copilot CLI binary, found the way copilot-batch finds it (``COPILOT_CLI_PATH``,
     ``node_modules``, then ``PATH``)."""
     from ..errors import CliNotFoundError
-    from ..runtime.cli_binary import find_cli
+    from ..runtime import find_cli
 
     try:
         return find_cli()
