@@ -189,6 +189,11 @@ class StoredTask:
         return TaskStatus(self.record["status"])
 
     @property
+    def finished_at(self) -> datetime | None:
+        finished = self.record.get("finished_at")
+        return datetime.fromisoformat(finished) if finished else None
+
+    @property
     def patch(self) -> str | None:
         """``tasks/<id>/changes.patch``, relative to the run folder, when the task changed
         files."""
@@ -258,6 +263,12 @@ class StoredRun:
     def finished_at(self) -> datetime | None:
         finished = self.record.get("finished_at")
         return datetime.fromisoformat(finished) if finished else None
+
+    @property
+    def duration_seconds(self) -> float | None:
+        """The wall time run.json accounts for (a resume's earlier runs' while it lasts)."""
+        duration = self.record.get("duration_seconds")
+        return float(duration) if duration is not None else None
 
     @property
     def resumed_at(self) -> list[str]:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+
+from ..records import RunStatus
+from ..run_folder.reader import StoredRun
 
 
 @dataclass(frozen=True)
@@ -22,25 +24,13 @@ class EarlierRun:
     duration_seconds: float | None = None
 
 
-def wall_time_so_far(run: Mapping[str, Any]) -> float:
-    """The wall time an earlier run.json accounts for: its ``duration_seconds``. A run
-    killed before writing its end (still ``running``) holds only its earlier runs' time
-    there; its own part counts from its start to the last task end it recorded."""
-    recorded = run.get("duration_seconds")
-    total = float(recorded) if isinstance(recorded, int | float) else 0.0
-    if run.get("state") != "running":
+def wall_time_so_far(run: StoredRun) -> float:
+    """The wall time an earlier run accounts for: its ``duration_seconds``. A run killed
+    before writing its end (still ``running``) holds only its earlier runs' time there; its
+    own part counts from its start to the last task end it recorded."""
+    total = run.duration_seconds or 0.0
+    if run.state is not RunStatus.RUNNING:
         return total
-    starts = [run.get("started_at"), *(run.get("resumed_at") or [])]
-    last_start = _time(starts[-1])
-    ends = [_time(task.get("finished_at")) for task in run.get("tasks") or []]
-    later = [end for end in ends if end and last_start and end > last_start]
-    if last_start is None or not later:
-        return total
-    return total + (max(later) - last_start).total_seconds()
-
-
-def _time(value: object) -> datetime | None:
-    try:
-        return datetime.fromisoformat(value) if isinstance(value, str) else None
-    except ValueError:
-        return None
+    last_start = datetime.fromisoformat(run.resumed_at[-1]) if run.resumed_at else run.started_at
+    later = [end for task in run.tasks if (end := task.finished_at) and end > last_start]
+    return total + (max(later) - last_start).total_seconds() if later else total

@@ -55,7 +55,7 @@ async def resume_run(
         order=[task.id for task in tasks],
         started_at=run.started_at,
         resumed_at=(*run.resumed_at, datetime.now(UTC).isoformat()),
-        duration_seconds=wall_time_so_far(run.record),
+        duration_seconds=wall_time_so_far(run),
     )
     folder = RunFolder(run_path, Redactor.for_run(s for task in tasks for s in task.secrets))
     options = dataclasses.replace(

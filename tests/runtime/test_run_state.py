@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+from copilot_batch.run_folder.reader import StoredRun
 from copilot_batch.run_folder.run_record import run_record
 from copilot_batch.runtime.earlier_run import wall_time_so_far
 
@@ -42,8 +44,13 @@ def test_a_resume_adds_its_own_time_to_the_earlier_runs() -> None:
     assert record(finished=None, earlier=40, resumed_from=7200)["duration_seconds"] == 40
 
 
+def stored(record: dict[str, Any]) -> StoredRun:
+    """An earlier run.json as the reader gives it (these records hold only what counts)."""
+    return StoredRun(Path("runs/earlier"), record)
+
+
 def test_an_ended_run_accounts_for_its_duration() -> None:
-    assert wall_time_so_far({"state": "interrupted", "duration_seconds": 12.5}) == 12.5
+    assert wall_time_so_far(stored({"state": "interrupted", "duration_seconds": 12.5})) == 12.5
 
 
 def test_a_run_killed_before_its_end_counts_until_the_last_task_it_recorded() -> None:
@@ -58,7 +65,7 @@ def test_a_run_killed_before_its_end_counts_until_the_last_task_it_recorded() ->
             {"finished_at": None},
         ],
     }
-    assert wall_time_so_far(killed_resume) == 65
+    assert wall_time_so_far(stored(killed_resume)) == 65
     killed_first = {"state": "running", "duration_seconds": None, "started_at": at(0)}
-    assert wall_time_so_far({**killed_first, "tasks": [{"finished_at": at(8)}]}) == 8
-    assert wall_time_so_far({**killed_first, "tasks": [{"finished_at": None}]}) == 0
+    assert wall_time_so_far(stored({**killed_first, "tasks": [{"finished_at": at(8)}]})) == 8
+    assert wall_time_so_far(stored({**killed_first, "tasks": [{"finished_at": None}]})) == 0
