@@ -212,6 +212,18 @@ def _run_with_progress(
 )
 @click.option("--model", help="Use this model for every task.")
 @click.option("--dry-run", is_flag=True, help="Validate and list the tasks; start nothing.")
+@click.option(
+    "--incremental",
+    is_flag=True,
+    help="Reuse the latest ok result of each task whose spec and input files have not "
+    "changed, from the runs under --out (or --cache-from), instead of running it.",
+)
+@click.option(
+    "--cache-from",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    metavar="DIR",
+    help="Look for earlier runs to reuse in DIR instead of --out (implies --incremental).",
+)
 @_execution_options
 def run(
     paths: tuple[str, ...],
@@ -225,6 +237,8 @@ def run(
     clients: int | None,
     model: str | None,
     dry_run: bool,
+    incremental: bool,
+    cache_from: Path | None,
     cli_path: str | None,
     cli_url: str | None,
     replay: tuple[Path, ...],
@@ -242,6 +256,8 @@ def run(
         max_cli_restarts=max_cli_restarts,
         model=model,
         run_id=run_id,
+        incremental=incremental or cache_from is not None,
+        cache_from=cache_from,
     )
     tasks = select_tasks(jobs, only, shard)
     if dry_run:

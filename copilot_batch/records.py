@@ -133,6 +133,10 @@ class TaskResult:
     workspace: dict[str, Any] | None = None
     changed_files: list[str] = field(default_factory=list)
     patch: str | None = None  # tasks/<id>/changes.patch, relative to the run folder
+    # An incremental run's key of the task's spec and inputs (runtime/input_key.py), and
+    # the run whose ok result it reused instead of starting a session.
+    input_key: str | None = None
+    reused_from: str | None = None
     # Masks credentials in the failure's text once the result is redacted (redact()).
     _redactor: Redactor | None = field(default=None, init=False, repr=False, compare=False)
 
@@ -215,6 +219,10 @@ class TaskResult:
             "changed_files": self.changed_files,
             "patch": self.patch,
         }
+        if self.input_key is not None:
+            record["input_key"] = self.input_key
+        if self.reused_from is not None:
+            record["reused_from"] = self.reused_from
         if with_spec:
             spec = self.task.describe()
             record["prompt"] = spec.pop("prompt")
@@ -226,7 +234,9 @@ class TaskResult:
             record["permission_audit"] = [entry.to_record() for entry in self.permission_audit]
             record["workspace"] = self.workspace
             record["status_code"] = self.status_code
-            record["attempts"] = [*self.attempts, self.attempt_record()]
+            # A reused task made no attempt in this run.
+            this_run = [] if self.reused_from else [self.attempt_record()]
+            record["attempts"] = [*self.attempts, *this_run]
         return record
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -68,6 +69,7 @@ def expand_job(
         description=data.get("description"),
         tasks=tuple(tasks),
         cli_url=cli_url_option(data.get("cli_url"), ("cli_url",), expander.problems),
+        incremental=bool(data.get("incremental", False)),
     )
     return job, list(expander.problems.found.values())
 
@@ -252,7 +254,32 @@ class _JobExpander:
         if working_directory is None:
             return None
         tools = self._task_tools(entry, shared, values, working_directory)
-        return self._task_spec(entry, shared, texts, values, working_directory, tools)
+        task = self._task_spec(entry, shared, texts, values, working_directory, tools)
+        return self._with_inputs(task, entry, values)
+
+    def _with_inputs(
+        self, task: TaskSpec, entry: _Entry, values: Mapping[str, Any]
+    ) -> TaskSpec | None:
+        """The task with its ``inputs`` globs rendered, each checked to stay inside its
+        working directory; ``None`` when one is not (reported)."""
+        if "inputs" not in entry.options:
+            return task
+        where = entry.origin("inputs")
+        patterns = self._render_data(entry.options["inputs"], where, values)
+        if patterns is None:
+            return None
+        problem = next(
+            ((index, pattern) for index, pattern in enumerate(patterns) if _escapes(pattern)),
+            None,
+        )
+        if problem is not None:
+            index, pattern = problem
+            self.problems.add(
+                (*where, index),
+                f"input glob {shown(pattern)} must stay inside the working directory",
+            )
+            return None
+        return dataclasses.replace(task, inputs=tuple(patterns))
 
     def _task_tools(
         self,
@@ -395,6 +422,11 @@ class _JobExpander:
 
         rendered = render(data, where)
         return None if failed else rendered
+
+
+def _escapes(pattern: str) -> bool:
+    """Whether a glob could match outside the folder it is relative to."""
+    return not pattern or Path(pattern).is_absolute() or ".." in Path(pattern).parts
 
 
 def _task_id_problem(task_id: str) -> str | None:

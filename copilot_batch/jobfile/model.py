@@ -120,6 +120,9 @@ class TaskSpec:
     workspace: WorkspaceMode = "shared"
     workspace_exclude: tuple[str, ...] = ()  # gitignore patterns a copy leaves out
     output_schema: Mapping[str, Any] | None = None
+    # Globs (relative to working_directory) of the files an incremental run keys the task
+    # on; None: the files a copy workspace would take.
+    inputs: tuple[str, ...] | None = None
     # Credential values in provider and mcp_servers; they must never be written anywhere.
     secrets: tuple[str, ...] = field(default=(), compare=False, repr=False)
 
@@ -150,6 +153,7 @@ class TaskSpec:
             "workspace": self.workspace,
             "workspace_exclude": list(self.workspace_exclude),
             "output_schema": dict(self.output_schema) if self.output_schema else None,
+            "inputs": _list_or_none(self.inputs),
         }
 
     def _masked(self, value: Any) -> Any:
@@ -180,6 +184,7 @@ class JobSpec:
     description: str | None
     tasks: tuple[TaskSpec, ...]
     cli_url: str | None = None
+    incremental: bool = False  # reuse unchanged tasks' earlier results (run --incremental)
 
 
 def _list_or_none(values: tuple[str, ...] | None) -> list[str] | None:

@@ -135,6 +135,8 @@ TASK_SCHEMA: dict[str, Any] = {
         ),
         "status_code": _nullable({"type": "integer"}),
         "attempts": {"type": "array", "items": _ATTEMPT},
+        "input_key": _TEXT,
+        "reused_from": _NAME,
     },
 }
 RUN_SCHEMA: dict[str, Any] = {
@@ -215,6 +217,12 @@ class StoredTask:
     def spec_hash(self) -> str | None:
         spec_hash: str | None = self.record.get("spec_hash")
         return spec_hash
+
+    @property
+    def input_key(self) -> str | None:
+        """The key of the task's spec and inputs, when an incremental run recorded it."""
+        key: str | None = self.record.get("input_key")
+        return key
 
     @property
     def attempts(self) -> list[dict[str, Any]]:
@@ -354,6 +362,17 @@ def read_result(folder: Path, task_id: str) -> StoredTask | None:
         found = _short(record["id"])
         raise RunFolderError(path, f"expected {task_id!r} (its folder), found {found}", "$.id")
     return StoredTask(record)
+
+
+def read_patch(folder: Path, task: StoredTask) -> str | None:
+    """The text of the task's changes.patch in the run ``folder``, if it has one."""
+    if not task.patch:
+        return None
+    path = folder / task.patch
+    try:
+        return _read_bytes(path).decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise RunFolderError(path, f"is not UTF-8 text (byte {error.start})") from None
 
 
 def read_summary(folder: Path) -> str | None:

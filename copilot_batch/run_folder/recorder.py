@@ -50,6 +50,7 @@ class RunRecorder:
         self.results = {task.id: TaskResult(task=task) for task in tasks}
         self._concurrency: Mapping[str, int] | None = None
         self._cli_restarts = 0
+        self._input_keys: Mapping[str, str] = {}
 
     def start(self) -> None:
         """run.json says the run is ``running``."""
@@ -77,9 +78,20 @@ class RunRecorder:
         self.folder.write_text(path, patch)
         return path.relative_to(self.folder.path).as_posix()
 
+    def input_keys(self, keys: Mapping[str, str]) -> None:
+        """The tasks' input keys (an incremental run), recorded with their results."""
+        self._input_keys = keys
+
+    async def reused(self, result: TaskResult, patch: str | None) -> None:
+        """Write a task an incremental run reused: its result.json and the patch copied."""
+        if patch:
+            result.patch = self.changes(result.task.id, patch)
+        await self.attempt_ended(result)
+
     async def attempt_ended(self, result: TaskResult) -> None:
         """Write an attempt's result.json, against the task as its job file expands it."""
         result.task = self._tasks[result.task.id]
+        result.input_key = self._input_keys.get(result.task.id)
         # Mask credentials once, here, before the terminal, run.json or result.json see them.
         result.redact(self.folder.redactor)
         self.results[result.task.id] = result

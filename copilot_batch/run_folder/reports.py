@@ -84,6 +84,8 @@ def summary_markdown(run: StoredRun, tasks: Sequence[StoredTask]) -> str:
         f"{counted[status]} {status}" for status in _STATUS_MARK if counted.get(status)
     )
     duration = run.record.get("duration_seconds")
+    if counted["reused"]:
+        counts += f" ({counted['reused']} reused from earlier runs)"
     lines = [
         f"# copilot-batch run `{run.run_id}` ({run.state})",
         "",

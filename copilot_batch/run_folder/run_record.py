@@ -21,6 +21,8 @@ def totals(tasks: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         **{key: sum(task["usage"][key] for task in tasks) for key in usage_keys},
         "tool_calls": sum(task["tool_calls"] for task in tasks),
         "permission_denials": sum(task["permission_denials"] for task in tasks),
+        # ok tasks an incremental run took from an earlier run instead of running them
+        "reused": sum(1 for task in tasks if task.get("reused_from")),
     }
 
 

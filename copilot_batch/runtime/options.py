@@ -30,6 +30,9 @@ class RunOptions:
     replay: tuple[Path, ...] = ()
     run_id: str | None = None
     handle_signals: bool = False
+    # Reuse the results of unchanged tasks from the runs in cache_from (default: out_dir).
+    incremental: bool = False
+    cache_from: Path | None = None
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -44,4 +47,6 @@ class RunOptions:
             "max_cli_restarts": self.max_cli_restarts,
             "clients": self.clients,
             "replay": [str(path) for path in self.replay],
+            "incremental": self.incremental,
+            "cache_from": str(self.cache_from) if self.cache_from else None,
         }

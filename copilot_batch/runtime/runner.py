@@ -48,8 +48,10 @@ from .concurrency import AdaptiveLimit
 from .earlier_run import EarlierRun
 from .observer import RunObserver
 from .options import RunOptions
+from .reuse import find_reusable, reused_result
 from .run_stop import RunStop
 from .shards import Shard
+from .task_inputs import input_keys
 from .task_runs import TaskRunner, run_tasks
 
 # Sessions replaying a script reach the scripted model with this placeholder key.
@@ -171,6 +173,9 @@ async def _record_run(
         log.info("run started", tasks=len(plan.tasks), concurrency=plan.options.concurrency)
         try:
             with sdk_logs_into(log):
+                plan = dataclasses.replace(
+                    plan, tasks=await _reuse_earlier(plan, recorder, log, observer)
+                )
                 # An empty shard starts nothing, and still leaves a complete run folder.
                 if plan.tasks:
                     await _start_clients(plan, recorder, stop, log, observer)
@@ -197,6 +202,35 @@ async def _record_run(
         record=record,
         interrupted=stop.interrupted,
     )
+
+
+async def _reuse_earlier(
+    plan: RunPlan, recorder: RunRecorder, log: FilteringBoundLogger, observer: RunObserver | None
+) -> Sequence[TaskSpec]:
+    """An incremental run's step before any session: the input key of each task it applies
+    to, recorded; the tasks an earlier ok run with the same key left a result of, reused.
+    Returns the tasks still to run. A resume reuses nothing (it keeps what it keeps)."""
+    options = plan.options
+    incremental_jobs = {job.path for job in plan.jobs if job.incremental}
+    keyed = [
+        task
+        for task in plan.tasks
+        if not plan.earlier.order and (options.incremental or task.job_file in incremental_jobs)
+    ]
+    if not keyed:
+        return plan.tasks
+    run_path = recorder.folder.path.resolve()
+    keys = await input_keys(keyed, run_path, options.model, log)
+    recorder.input_keys(keys)
+    found = find_reusable(options.cache_from or options.out_dir, keys, run_path, log)
+    for task in keyed:
+        if task.id in found:
+            result = await reused_result(task, found[task.id], keys[task.id])
+            await recorder.reused(result, found[task.id].patch)
+            log.info("task reused", task_id=task.id, reused_from=result.reused_from)
+            if observer is not None:
+                observer.task_finished(result)
+    return [task for task in plan.tasks if task.id not in found]
 
 
 async def _start_clients(

@@ -14,6 +14,7 @@ from pathlib import Path
 from pathspec import GitIgnoreSpec
 
 from ..git import git, git_paths, git_succeeds, repository_top
+from ..run_folder.layout import RunFolder
 
 # Tracked files and untracked ones that no ignore rule (.gitignore, info/exclude, the
 # user's core.excludesFile) leaves out.
@@ -67,6 +68,17 @@ async def _listed(folder: Path) -> list[str]:
             continue
         files.append(path)
     return files
+
+
+def run_folders(run_path: Path, source: Path) -> list[Path]:
+    """Folders a copy of ``source`` never holds: --out (the parent of the run folder at
+    ``run_path``, absolute) and the run's folder, and, when --out is ``source`` itself,
+    every run folder in it."""
+    out = run_path.parent
+    folders = [out, run_path]
+    if out == source:
+        folders += [child for child in out.iterdir() if RunFolder.holds_a_run(child)]
+    return folders
 
 
 def _strictly_inside(folder: Path, parent: Path) -> str | None:

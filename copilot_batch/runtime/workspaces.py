@@ -22,8 +22,8 @@ import anyio
 from ..errors import WorkspaceError
 from ..git import git, git_paths, git_succeeds, repository_top
 from ..jobfile import TaskSpec
-from ..run_folder.layout import BRANCH_PREFIX, RunFolder
-from .workspace_files import CopiedFiles, copy_files, files_to_copy, measure
+from ..run_folder.layout import BRANCH_PREFIX
+from .workspace_files import CopiedFiles, copy_files, files_to_copy, measure, run_folders
 
 
 @dataclass(frozen=True)
@@ -107,13 +107,7 @@ class WorkspaceManager:
                          copied=copied)  # fmt: skip
 
     def _run_folders(self, source: Path) -> list[Path]:
-        """Folders a copy never holds: --out (the run folder's parent) and this run's folder,
-        and, when --out is the working directory itself, every run folder in it."""
-        out = self._run_path.parent
-        folders = [out, self._run_path]
-        if out == source:
-            folders += [child for child in out.iterdir() if RunFolder.holds_a_run(child)]
-        return folders
+        return run_folders(self._run_path, source)
 
     async def finish(self, workspace: Workspace) -> Changes:
         """The workspace's changes since it was made; a worktree keeps them as a commit on

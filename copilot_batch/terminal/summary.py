@@ -42,6 +42,8 @@ def task_line(result: TaskResult, id_width: int = 0) -> Text:
         detail = json.dumps(result.output, ensure_ascii=False)
     else:
         detail = result.final_message
+    if result.reused_from is not None:
+        detail = f"reused from {result.reused_from}: {first_line(detail)}"
     line = Text()
     line.append(f"{result.status:<9}", style=style)
     line.append(f" {result.task.id:<{id_width}}  ", style="bold")
@@ -84,6 +86,8 @@ def print_summary(console: Console, record: Mapping[str, Any], run_path: str) ->
         for status in TaskStatus
         if counts[str(status)]
     ]
+    if counts.get("reused"):
+        rows.append(("reused", f"{counts['reused']} (unchanged since an earlier run)"))
     duration = record["duration_seconds"]
     rows += [
         (
