@@ -72,6 +72,29 @@ def test_nightly_docs_goes_on_when_some_tasks_failed(
     assert (tmp_path / "github-output").read_text() == f"status={exit_code}\n"
 
 
+@pytest.mark.parametrize("previous", ["", "41"])
+def test_nightly_docs_fetches_the_last_nights_run_folder_when_there_is_one(
+    tmp_path: Path, previous: str
+) -> None:
+    # A stand-in gh: lists the last completed workflow run, and "downloads" its artifact.
+    stand_in = tmp_path / "bin" / "gh"
+    stand_in.parent.mkdir()
+    stand_in.write_text(
+        "#!/bin/sh\n"
+        f'[ "$2" = list ] && {{ echo "{previous}"; exit 0; }}\n'
+        'mkdir -p "$7/nightly-$3" && echo "$*" > "$7/nightly-$3/args"\n'
+    )
+    stand_in.chmod(0o755)
+    step = steps_of("nightly-docs.yml", "docs")["Fetch the last night's run folder"]
+    path = f"{stand_in.parent}:{os.environ['PATH']}"
+    finished = run_step(step, tmp_path, PATH=path, GH_TOKEN="t")
+    assert finished.returncode == 0, finished.stderr
+    fetched = sorted(path.name for path in (tmp_path / "cache").iterdir())
+    assert fetched == ([f"nightly-{previous}"] if previous else [])
+    run = steps_of("nightly-docs.yml", "docs")["Run the docs job"]["run"]
+    assert "--incremental --cache-from cache" in run
+
+
 @pytest.mark.cli
 def test_nightly_docs_proposes_the_ok_patches_and_lists_the_failures(tmp_path: Path) -> None:
     # The job, its package and skills, copied: the patches are applied to the copy.

@@ -264,6 +264,15 @@ def test_matrix_product_order_is_task_then_combinations(tmp_path: Path) -> None:
             ],
             id="custom-tool-not-a-tool",
         ),
+        pytest.param(
+            "version: 1\nmatrix: {d: [src, ../..]}\n"
+            "tasks:\n  - {id: 'a-{{ d|length }}', prompt: x, inputs: ['{{ d }}/*.py']}\n",
+            [
+                "4:50: $.tasks[0].inputs[0]: input glob '../../*.py' must stay inside the "
+                "working directory"
+            ],
+            id="inputs-outside-the-working-directory",
+        ),
     ],
 )
 def test_bad_input_is_reported_with_position_and_path(
