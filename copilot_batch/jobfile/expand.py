@@ -26,6 +26,7 @@ from .model import (
     CustomToolRef,
     JobSpec,
     PermissionPolicy,
+    TaskLimits,
     TaskSpec,
 )
 from .options import (
@@ -68,6 +69,7 @@ def expand_job(
         description=data.get("description"),
         tasks=tuple(tasks),
         cli_url=cli_url_option(data.get("cli_url"), ("cli_url",), expander.problems),
+        budget_tokens=_budget_tokens(data.get("budget")),
     )
     return job, list(expander.problems.found.values())
 
@@ -326,6 +328,7 @@ class _JobExpander:
                 options.get("workspace_exclude"), origin("workspace_exclude"), problems
             ),
             output_schema=shared.output_schema,
+            limits=_limits(options.get("limits", {})),
             secrets=tuple(shared.secrets),
         )
 
@@ -395,6 +398,17 @@ class _JobExpander:
 
         rendered = render(data, where)
         return None if failed else rendered
+
+
+def _limits(raw: Mapping[str, Any]) -> TaskLimits:
+    """A task's ``limits``, their types checked by the schema (to which 1.0 is an integer)."""
+    counts = {key: int(raw[key]) for key in ("tokens", "tool_calls", "turns") if key in raw}
+    credits = raw.get("ai_credits")
+    return TaskLimits(**counts, ai_credits=float(credits) if credits is not None else None)
+
+
+def _budget_tokens(budget: Mapping[str, Any] | None) -> int | None:
+    return int(budget["tokens"]) if budget is not None else None
 
 
 def _task_id_problem(task_id: str) -> str | None:

@@ -92,6 +92,19 @@ class PermissionPolicy:
 
 
 @dataclass(frozen=True)
+class TaskLimits:
+    """What one attempt at a task may spend (``limits``); ``None``: no limit."""
+
+    tokens: int | None = None
+    tool_calls: int | None = None
+    turns: int | None = None
+    ai_credits: float | None = None
+
+    def describe(self) -> dict[str, int | float]:
+        return {key: value for key, value in vars(self).items() if value is not None}
+
+
+@dataclass(frozen=True)
 class TaskSpec:
     """One expanded task: everything needed to run one session, nothing shared."""
 
@@ -120,6 +133,7 @@ class TaskSpec:
     workspace: WorkspaceMode = "shared"
     workspace_exclude: tuple[str, ...] = ()  # gitignore patterns a copy leaves out
     output_schema: Mapping[str, Any] | None = None
+    limits: TaskLimits = TaskLimits()
     # Credential values in provider and mcp_servers; they must never be written anywhere.
     secrets: tuple[str, ...] = field(default=(), compare=False, repr=False)
 
@@ -150,6 +164,7 @@ class TaskSpec:
             "workspace": self.workspace,
             "workspace_exclude": list(self.workspace_exclude),
             "output_schema": dict(self.output_schema) if self.output_schema else None,
+            "limits": self.limits.describe(),
         }
 
     def _masked(self, value: Any) -> Any:
@@ -180,6 +195,7 @@ class JobSpec:
     description: str | None
     tasks: tuple[TaskSpec, ...]
     cli_url: str | None = None
+    budget_tokens: int | None = None  # budget.tokens: what the whole run may spend
 
 
 def _list_or_none(values: tuple[str, ...] | None) -> list[str] | None:
