@@ -148,6 +148,12 @@ def _execution_options(command: _F) -> _F:
             help="After the run, apply the patches of ok tasks to their sources.",
         ),
         click.option("--quiet", "-q", is_flag=True, help="Print only the final summary."),
+        click.option(
+            "--max-tokens",
+            type=click.IntRange(min=1),
+            help="The run's token budget: once spent, no new task starts and the rest end "
+            "cancelled. Wins over the job files' budget.",
+        ),
     ]
     for option in reversed(options):
         command = option(command)
@@ -244,11 +250,12 @@ def run(
     replay: tuple[Path, ...],
     apply_changes: bool,
     quiet: bool,
+    max_tokens: int | None,
 ) -> None:
     """Run every task of the job files PATHS (files or globs) as one run."""
     jobs = _load(paths)
     options = dataclasses.replace(
-        _execution(concurrency, clients, cli_path, cli_url, replay),
+        _execution(concurrency, clients, cli_path, cli_url, replay, max_tokens),
         out_dir=out_dir,
         only=only,
         shard=shard,
@@ -273,6 +280,7 @@ def _execution(
     cli_path: str | None,
     cli_url: str | None,
     replay: tuple[Path, ...],
+    max_tokens: int | None,
 ) -> RunOptions:
     """The options ``run`` and ``resume`` share, ``--clients`` checked against
     ``--concurrency``."""
@@ -283,6 +291,7 @@ def _execution(
         cli_path=cli_path,
         cli_url=cli_url,
         replay=replay,
+        max_tokens=max_tokens,
         handle_signals=True,
     )
 
@@ -323,11 +332,12 @@ def resume(
     replay: tuple[Path, ...],
     apply_changes: bool,
     quiet: bool,
+    max_tokens: int | None,
 ) -> None:
     """Run again, in the same folder, the tasks of RUN that did not end ok or whose spec
     changed since; the others keep their results. RUN is a run folder or a run id."""
     run_path = find_run(run_name, out_dir)
-    options = _execution(concurrency, clients, cli_path, cli_url, replay)
+    options = _execution(concurrency, clients, cli_path, cli_url, replay, max_tokens)
     _run_and_report(quiet, apply_changes, lambda observer: resume_run(run_path, options, observer))
 
 

@@ -29,6 +29,7 @@
      ├── ToolFailure                  a custom tool's refusal, its message meant for the model
      └── TaskFailure                  why a task did not end ok; recorded, never raised out of a run
           ├── TaskTimeout             the task's wall-clock limit expired
+          ├── LimitExceeded           the attempt spent more than one of the task's limits
           ├── SessionError            the session reported session.error
           ├── CliProcessExited        the Copilot CLI process died while the task ran
           ├── TaskCancelled           the run stopped before the task finished (or started)
@@ -401,6 +402,29 @@ class TaskTimeout(TaskFailure):
 
     def __str__(self) -> str:
         return f"{self.limit} of {self.seconds:g}s expired; the session was aborted"
+
+
+class LimitExceeded(TaskFailure):
+    """The attempt crossed one of the task's ``limits`` (``limit``: tokens, tool_calls,
+    turns, ai_credits): ``value`` was reached where ``maximum`` was allowed; the session was
+    aborted. Not transient: a fresh attempt would spend as much."""
+
+    def __init__(self, limit: str, value: float, maximum: float) -> None:
+        self.limit = limit
+        self.value = value
+        self.maximum = maximum
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        return (
+            f"limits.{self.limit} of {_number(self.maximum)} crossed "
+            f"({_number(self.value)}); the session was aborted"
+        )
+
+
+def _number(value: float) -> str:
+    """A count as written (1500000, not 1.5e+06); credits with their decimals."""
+    return str(int(value)) if float(value).is_integer() else f"{value:.6g}"
 
 
 class SessionError(TaskFailure):

@@ -21,6 +21,7 @@ class RunStatus(enum.StrEnum):
     FINISHED = "finished"  # every selected task ended (whatever its status)
     INTERRUPTED = "interrupted"  # SIGINT or SIGTERM
     TIMED_OUT = "timed_out"  # --run-timeout expired
+    BUDGET_EXHAUSTED = "budget_exhausted"  # the token budget was spent; tasks were held back
     FAILED = "failed"  # the run could not start its client; ``failure`` says why
 
 
@@ -31,6 +32,7 @@ class TaskStatus(enum.StrEnum):
     OK = "ok"
     FAILED = "failed"  # the session reported an error (model call, tool loop)
     TIMEOUT = "timeout"  # a time limit expired; the session was aborted
+    LIMIT = "limit"  # the attempt crossed one of the task's limits; the session was aborted
     CANCELLED = "cancelled"  # the run was interrupted before the task finished
     ERROR = "error"  # copilot-batch or the SDK could not drive the session
 
@@ -119,6 +121,13 @@ class TaskResult:
     final_message: str | None = None
     usage: Usage = field(default_factory=Usage)
     tool_calls: int = 0
+    turns: int = 0  # assistant.turn_start events
+    # The usage of each model the session called, by its name in assistant.usage.
+    usage_by_model: dict[str, Usage] = field(default_factory=dict)
+    # Summed from assistant.usage where it carries them (None: no event did): ``cost``, the
+    # premium requests a call counts as, and copilotUsage's AI credits.
+    premium_requests: float | None = None
+    ai_credits: float | None = None
     # Every permission request the policy answered, in order.
     permission_audit: list[AuditEntry] = field(default_factory=list)
     # Why the task did not end ok; written as error, error_type and status_code.
@@ -211,6 +220,12 @@ class TaskResult:
             "final_message": self.final_message,
             "usage": self.usage.to_record(),
             "tool_calls": self.tool_calls,
+            "turns": self.turns,
+            "usage_by_model": {
+                model: usage.to_record() for model, usage in self.usage_by_model.items()
+            },
+            "premium_requests": self.premium_requests,
+            "ai_credits": self.ai_credits,
             "permission_denials": self.permission_denials,
             "error": self.error,
             "error_type": self.error_type,

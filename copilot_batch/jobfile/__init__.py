@@ -8,7 +8,7 @@ reported at its line. It starts no Copilot CLI and no session."""
 
 from .durations import parse_duration
 from .loader import job_schema, load_jobs, resolve_job_paths
-from .model import CustomToolRef, JobSpec, SourcePosition, TaskSpec
+from .model import CustomToolRef, JobSpec, SourcePosition, TaskLimits, TaskSpec
 from .options import cli_url_is_valid
 from .skills import Skill, discover_skills
 
@@ -17,6 +17,7 @@ __all__ = [
     "JobSpec",
     "Skill",
     "SourcePosition",
+    "TaskLimits",
     "TaskSpec",
     "cli_url_is_valid",
     "discover_skills",

@@ -27,6 +27,7 @@ from .model import (
     CustomToolRef,
     JobSpec,
     PermissionPolicy,
+    TaskLimits,
     TaskSpec,
 )
 from .options import (
@@ -70,6 +71,7 @@ def expand_job(
         tasks=tuple(tasks),
         cli_url=cli_url_option(data.get("cli_url"), ("cli_url",), expander.problems),
         incremental=bool(data.get("incremental", False)),
+        budget_tokens=_budget_tokens(data.get("budget")),
     )
     return job, list(expander.problems.found.values())
 
@@ -353,6 +355,7 @@ class _JobExpander:
                 options.get("workspace_exclude"), origin("workspace_exclude"), problems
             ),
             output_schema=shared.output_schema,
+            limits=_limits(options.get("limits", {})),
             secrets=tuple(shared.secrets),
         )
 
@@ -427,6 +430,17 @@ class _JobExpander:
 def _escapes(pattern: str) -> bool:
     """Whether a glob could match outside the folder it is relative to."""
     return not pattern or Path(pattern).is_absolute() or ".." in Path(pattern).parts
+
+
+def _limits(raw: Mapping[str, Any]) -> TaskLimits:
+    """A task's ``limits``, their types checked by the schema (to which 1.0 is an integer)."""
+    counts = {key: int(raw[key]) for key in ("tokens", "tool_calls", "turns") if key in raw}
+    credits = raw.get("ai_credits")
+    return TaskLimits(**counts, ai_credits=float(credits) if credits is not None else None)
+
+
+def _budget_tokens(budget: Mapping[str, Any] | None) -> int | None:
+    return int(budget["tokens"]) if budget is not None else None
 
 
 def _task_id_problem(task_id: str) -> str | None:

@@ -92,6 +92,19 @@ class PermissionPolicy:
 
 
 @dataclass(frozen=True)
+class TaskLimits:
+    """What one attempt at a task may spend (``limits``); ``None``: no limit."""
+
+    tokens: int | None = None
+    tool_calls: int | None = None
+    turns: int | None = None
+    ai_credits: float | None = None
+
+    def describe(self) -> dict[str, int | float]:
+        return {key: value for key, value in vars(self).items() if value is not None}
+
+
+@dataclass(frozen=True)
 class TaskSpec:
     """One expanded task: everything needed to run one session, nothing shared."""
 
@@ -123,6 +136,7 @@ class TaskSpec:
     # Globs (relative to working_directory) of the files an incremental run keys the task
     # on; None: the files a copy workspace would take.
     inputs: tuple[str, ...] | None = None
+    limits: TaskLimits = TaskLimits()
     # Credential values in provider and mcp_servers; they must never be written anywhere.
     secrets: tuple[str, ...] = field(default=(), compare=False, repr=False)
 
@@ -154,6 +168,7 @@ class TaskSpec:
             "workspace_exclude": list(self.workspace_exclude),
             "output_schema": dict(self.output_schema) if self.output_schema else None,
             "inputs": _list_or_none(self.inputs),
+            "limits": self.limits.describe(),
         }
 
     def _masked(self, value: Any) -> Any:
@@ -185,6 +200,7 @@ class JobSpec:
     tasks: tuple[TaskSpec, ...]
     cli_url: str | None = None
     incremental: bool = False  # reuse unchanged tasks' earlier results (run --incremental)
+    budget_tokens: int | None = None  # budget.tokens: what the whole run may spend
 
 
 def _list_or_none(values: tuple[str, ...] | None) -> list[str] | None:

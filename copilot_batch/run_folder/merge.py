@@ -17,7 +17,7 @@ from ..errors import MergeError, RunFolderError
 from .layout import RunFolder, new_run_id
 from .reader import RUN_STATES, StoredRun, read_run
 from .reports import write_reports
-from .run_record import totals
+from .run_record import cost, totals
 
 
 def merge_runs(run_paths: Sequence[Path], out_dir: Path, run_id: str | None = None) -> Path:
@@ -116,5 +116,6 @@ def _merged_record(run_id: str, runs: Sequence[StoredRun]) -> dict[str, Any]:
         "options": {"shards": [run.record.get("options") for run in runs]},
         "environment": runs[0].record.get("environment"),
         "totals": totals(tasks),
+        "cost": cost(tasks),
         "tasks": tasks,
     }

@@ -40,6 +40,7 @@ NAME_PATTERN = r"^(?!\.\.?$)[A-Za-z0-9._-]{1,128}$"
 # How a run ended (``running`` until its last write), from best to worst.
 RUN_STATES = (
     RunStatus.FINISHED,
+    RunStatus.BUDGET_EXHAUSTED,
     RunStatus.TIMED_OUT,
     RunStatus.INTERRUPTED,
     RunStatus.FAILED,
@@ -112,6 +113,10 @@ TASK_SCHEMA: dict[str, Any] = {
         "final_message": _nullable(_TEXT),
         "usage": _USAGE,
         "tool_calls": _COUNT,
+        "turns": _COUNT,
+        "usage_by_model": {"type": "object", "additionalProperties": _USAGE},
+        "premium_requests": _nullable({"type": "number", "minimum": 0}),
+        "ai_credits": _nullable({"type": "number", "minimum": 0}),
         "permission_denials": _COUNT,
         "error": _nullable(_TEXT),
         "error_type": _nullable(_TEXT),

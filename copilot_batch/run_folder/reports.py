@@ -19,18 +19,19 @@ from typing import Any
 from ..records import TaskStatus
 from .layout import RunFolder
 from .reader import StoredRun, StoredTask, read_run
-from .run_record import totals
+from .run_record import cost, totals
 
 _STATUS_MARK = {
     TaskStatus.OK: "✅ ok",
     TaskStatus.FAILED: "❌ failed",
     TaskStatus.ERROR: "❌ error",
     TaskStatus.TIMEOUT: "⏱️ timeout",
+    TaskStatus.LIMIT: "💸 limit",
     TaskStatus.CANCELLED: "⏹️ cancelled",
     TaskStatus.PENDING: "… pending",
 }
 # junit.xml's failures and skipped test cases; every other task passed.
-_FAILING = (TaskStatus.FAILED, TaskStatus.ERROR, TaskStatus.TIMEOUT)
+_FAILING = (TaskStatus.FAILED, TaskStatus.ERROR, TaskStatus.TIMEOUT, TaskStatus.LIMIT)
 _SKIPPED = (TaskStatus.CANCELLED, TaskStatus.PENDING)
 _CELL_WIDTH = 100
 # Characters XML 1.0 cannot hold (answers may carry terminal escapes).
@@ -97,6 +98,7 @@ def summary_markdown(run: StoredRun, tasks: Sequence[StoredTask]) -> str:
         "| --- | --- | ---: | ---: | ---: | --- |",
     ]
     lines += [_table_row(task) for task in tasks]
+    lines += _cost_section(cost(records))
     lines += _outputs_section(records) + _changes_section(records)
     return "\n".join(lines) + "\n"
 
@@ -137,6 +139,28 @@ def _cell(text: str, width: int | None = _CELL_WIDTH) -> str:
         if len(line) > width:
             line = line[: width - 1] + "…"
     return line.replace("|", "\\|")
+
+
+def _cost_section(drivers: Mapping[str, Any]) -> list[str]:
+    """Tokens by model, the tasks that spent most, premium requests and AI credits."""
+    if not drivers["tokens_by_model"]:
+        return []
+    lines = ["", "## Cost", "", "| Model | Tokens | In | Out |", "| --- | ---: | ---: | ---: |"]
+    lines += [
+        f"| `{_cell(model)}` | {usage['total_tokens']} | {usage['input_tokens']} "
+        f"| {usage['output_tokens']} |"
+        for model, usage in drivers["tokens_by_model"].items()
+    ]
+    ranked = ", ".join(f"`{t['id']}` {t['total_tokens']}" for t in drivers["most_expensive"])
+    lines += ["", f"Most tokens: {ranked}."]
+    reported = [
+        f"{label}: {drivers[key]:g}"
+        for key, label in (("premium_requests", "Premium requests"), ("ai_credits", "AI credits"))
+        if drivers[key] is not None
+    ]
+    if reported:
+        lines += ["", " · ".join(reported) + " (as the usage events report them)."]
+    return lines
 
 
 def _outputs_section(records: Sequence[Mapping[str, Any]]) -> list[str]:

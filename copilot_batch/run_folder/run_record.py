@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -26,6 +26,45 @@ def totals(tasks: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     }
 
 
+# How many of the tasks that spent most the cost drivers name.
+MOST_EXPENSIVE = 5
+
+
+def cost(tasks: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The run's cost drivers, as run.json's ``cost``: tokens by model, the tasks that spent
+    most tokens, and the premium requests and AI credits the usage events reported (None
+    when none did)."""
+    by_model: dict[str, Usage] = {}
+    for task in tasks:
+        for model, usage in task.get("usage_by_model", {}).items():
+            by_model.setdefault(model, Usage()).add(_usage(usage))
+    ranked = sorted(tasks, key=lambda task: -task["usage"]["total_tokens"])[:MOST_EXPENSIVE]
+    return {
+        "tokens_by_model": {model: usage.to_record() for model, usage in by_model.items()},
+        "most_expensive": [
+            {"id": task["id"], "total_tokens": task["usage"]["total_tokens"]}
+            for task in ranked
+            if task["usage"]["total_tokens"]
+        ],
+        "premium_requests": _sum_reported(task.get("premium_requests") for task in tasks),
+        "ai_credits": _sum_reported(task.get("ai_credits") for task in tasks),
+    }
+
+
+def _usage(record: Mapping[str, int]) -> Usage:
+    return Usage(
+        input_tokens=record["input_tokens"],
+        output_tokens=record["output_tokens"],
+        cache_read_tokens=record["cache_read_tokens"],
+        cache_write_tokens=record["cache_write_tokens"],
+    )
+
+
+def _sum_reported(values: Iterable[float | None]) -> float | None:
+    reported = [value for value in values if value is not None]
+    return round(sum(reported), 6) if reported else None
+
+
 def run_record(
     *,
     run_id: str,
@@ -43,8 +82,9 @@ def run_record(
     earlier_seconds: float | None = None,
     resumed_from: datetime | None = None,
 ) -> dict[str, Any]:
-    """The content of run.json. ``state`` is running, finished, interrupted, timed_out or
-    failed (the run could not start its client; ``failure`` says why). ``records`` are the
+    """The content of run.json. ``state`` is running, finished, budget_exhausted,
+    interrupted, timed_out or failed (the run could not start its client; ``failure`` says
+    why). ``records`` are the
     tasks' entries (``TaskResult.to_record()``), kept ones from before a resume included.
 
     A resume, started at ``resumed_from``, adds its own wall time to ``earlier_seconds``,
@@ -67,6 +107,7 @@ def run_record(
         "concurrency": dict(concurrency) if concurrency else None,
         "cli_restarts": cli_restarts,
         "totals": totals(records),
+        "cost": cost(records),
         "tasks": list(records),
     }
 

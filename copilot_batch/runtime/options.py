@@ -25,6 +25,7 @@ class RunOptions:
     cli_path: str | None = None
     cli_url: str | None = None
     run_timeout: float | None = None
+    max_tokens: int | None = None  # the run's token budget; wins over the job files' budget
     max_cli_restarts: int = 3
     clients: int | None = None  # Copilot CLI processes; None: from concurrency and CPUs
     replay: tuple[Path, ...] = ()
@@ -44,6 +45,7 @@ class RunOptions:
             "cli_path": self.cli_path,
             "cli_url": self.cli_url,
             "run_timeout": self.run_timeout,
+            "max_tokens": self.max_tokens,
             "max_cli_restarts": self.max_cli_restarts,
             "clients": self.clients,
             "replay": [str(path) for path in self.replay],

@@ -35,6 +35,7 @@ from ..run_folder.layout import RunFolder, new_run_id
 from ..run_folder.recorder import RunHeader, RunRecorder
 from ..run_folder.run_log import open_run_logger, sdk_logs_into
 from ..scripted_model import Script, ScriptedModel, load_scripts
+from .budgets import run_budget
 from .cli_binary import find_cli
 from .clients import (
     CONNECTION_TOKEN_VARIABLE,
@@ -144,7 +145,7 @@ async def run_in_folder(
 def _header(plan: RunPlan) -> RunHeader:
     return RunHeader(
         jobs=plan.jobs,
-        options=plan.options.to_record(),
+        options={**plan.options.to_record(), "token_budget": _token_budget(plan)},
         environment={
             "copilot_batch": version("copilot-batch"),
             "github_copilot_sdk": version("github-copilot-sdk"),
@@ -159,12 +160,16 @@ def _header(plan: RunPlan) -> RunHeader:
     )
 
 
+def _token_budget(plan: RunPlan) -> int | None:
+    return run_budget(plan.options.max_tokens, plan.jobs)
+
+
 async def _record_run(
     plan: RunPlan, recorder: RunRecorder, observer: RunObserver | None
 ) -> RunResult:
     """The run from its first run.json to its last: what stops it early is recorded there,
     a bug's traceback goes to run.log."""
-    folder, stop = recorder.folder, RunStop(plan.options.run_timeout)
+    folder, stop = recorder.folder, RunStop(plan.options.run_timeout, _token_budget(plan))
     recorder.start()
     if observer is not None:
         observer.run_started(plan.tasks, len(plan.earlier.kept))

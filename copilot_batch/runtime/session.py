@@ -18,21 +18,24 @@ from copilot.generated.session_events import (
     AssistantUsageData,
     SessionErrorData,
     SessionEventType,
+    SessionLimitsExhaustedRequestedData,
     ToolExecutionStartData,
 )
 from structlog.typing import FilteringBoundLogger
 
 from ..errors import (
     ExternalFailure,
+    LimitExceeded,
     OutputInvalidError,
     OutputProblem,
     SessionError,
     TaskFailure,
     TaskTimeout,
 )
-from ..jobfile import TaskSpec
+from ..jobfile import TaskLimits, TaskSpec
 from ..records import AuditEntry, TaskResult, TaskStatus, Usage
 from ..run_folder.events import EventSink
+from .budgets import NANO, crossed
 from .permissions import permission_handler
 from .session_files import SessionFiles
 from .structured_output import output_instructions, parse_output, retry_prompt
@@ -42,22 +45,26 @@ TEARDOWN_SECONDS = 15.0
 
 
 class _SessionObserver:
-    """Reads a session's events as they arrive: the answer, usage, tool calls, the end."""
+    """Reads a session's events as they arrive: the answer, usage, tool calls, turns, the
+    end; and whether the task's limits were crossed (``over_limit``)."""
 
-    def __init__(
-        self,
-        sink: EventSink,
-        on_rate_limited: Callable[[], None] | None,
-        on_activity: Callable[[str], None] | None,
-    ) -> None:
+    def __init__(self, sink: EventSink, settings: SessionSettings, limits: TaskLimits) -> None:
         self._sink = sink
-        self._on_rate_limited = on_rate_limited
-        self._on_activity = on_activity or (lambda _activity: None)
+        self._on_rate_limited = settings.on_rate_limited
+        self._on_activity = settings.on_activity or (lambda _activity: None)
+        self._on_tokens = settings.on_tokens or (lambda _tokens: None)
+        self._limits = limits
         self.finished = anyio.Event()
         self.final_message: str | None = None
         self.usage = Usage()
+        self.usage_by_model: dict[str, Usage] = {}
+        self.premium_requests: float | None = None
+        self.ai_credits: float | None = None
         self.tool_calls = 0
+        self.turns = 0
         self.error: SessionError | None = None
+        self.exceeded: LimitExceeded | None = None
+        self.over_limit = anyio.Event()
         self.last_event_at = time.monotonic()
 
     async def turn(self, session: CopilotSession, prompt: str) -> None:
@@ -76,19 +83,18 @@ class _SessionObserver:
                 if data.content.strip() and data.parent_tool_call_id is None:
                     self.final_message = data.content
             case SessionEventType.ASSISTANT_USAGE if isinstance(data, AssistantUsageData):
-                self.usage.add(
-                    Usage(
-                        input_tokens=data.input_tokens or 0,
-                        output_tokens=data.output_tokens or 0,
-                        cache_read_tokens=data.cache_read_tokens or 0,
-                        cache_write_tokens=data.cache_write_tokens or 0,
-                    )
-                )
+                self._count_usage(data)
             case SessionEventType.TOOL_EXECUTION_START if isinstance(data, ToolExecutionStartData):
                 self.tool_calls += 1
                 self._on_activity(f"tool {data.tool_name}")
             case SessionEventType.ASSISTANT_TURN_START:
+                self.turns += 1
                 self._on_activity("thinking")
+            case SessionEventType.SESSION_LIMITS_EXHAUSTED_REQUESTED if isinstance(
+                data, SessionLimitsExhaustedRequestedData
+            ):
+                # The CLI's own max_ai_credits (session_limits) ran out: it asks what to do.
+                self._exceed(LimitExceeded("ai_credits", data.used_ai_credits, data.max_ai_credits))
             case SessionEventType.ASSISTANT_TURN_RETRY if isinstance(data, AssistantTurnRetryData):
                 self._on_activity(f"retrying ({data.reason})")
                 if data.reason == "rate_limit" and self._on_rate_limited is not None:
@@ -100,6 +106,42 @@ class _SessionObserver:
                 self.finished.set()
             case SessionEventType.SESSION_IDLE:
                 self.finished.set()
+        self._check_limits()
+
+    def _count_usage(self, data: AssistantUsageData) -> None:
+        """One model call's usage: its tokens (also by model, and to the run's budget),
+        and its premium requests and AI credits when the event carries them."""
+        usage = Usage(
+            input_tokens=data.input_tokens or 0,
+            output_tokens=data.output_tokens or 0,
+            cache_read_tokens=data.cache_read_tokens or 0,
+            cache_write_tokens=data.cache_write_tokens or 0,
+        )
+        self.usage.add(usage)
+        self.usage_by_model.setdefault(data.model, Usage()).add(usage)
+        if data.cost is not None:
+            self.premium_requests = (self.premium_requests or 0.0) + data.cost
+        if data.copilot_usage is not None:
+            credits = data.copilot_usage.total_nano_aiu / NANO
+            self.ai_credits = (self.ai_credits or 0.0) + credits
+        self._on_tokens(usage.total_tokens)
+
+    def _check_limits(self) -> None:
+        if self.exceeded is None:
+            exceeded = crossed(
+                self._limits,
+                tokens=self.usage.total_tokens,
+                tool_calls=self.tool_calls,
+                turns=self.turns,
+                ai_credits=self.ai_credits,
+            )
+            if exceeded is not None:
+                self._exceed(exceeded)
+
+    def _exceed(self, exceeded: LimitExceeded) -> None:
+        if self.exceeded is None:
+            self.exceeded = exceeded
+            self.over_limit.set()
 
 
 # The type of the lines copilot-batch adds to events.jsonl for its permission decisions.
@@ -144,6 +186,10 @@ def session_options(
         ),
     }
     options.update({key: value for key, value in optional.items() if value is not None})
+    if task.limits.ai_credits is not None:
+        # Experimental in the SDK; the CLI asks (session_limits_exhausted.requested) when
+        # the credits are spent, which ends the attempt as a crossed limit.
+        options["session_limits"] = {"max_ai_credits": task.limits.ai_credits}
     if task.provider is not None:
         # The CLI sends no session telemetry for a BYOK provider anyway, but unless told
         # it still does the work: measured, 15% of its CPU per short session.
@@ -166,13 +212,14 @@ def _system_message(task: TaskSpec) -> dict[str, str] | None:
 @dataclass(frozen=True)
 class SessionSettings:
     """What an attempt's session gets besides its task: the attempt's number, whom to tell
-    of rate limits and of what the session does now, and ``copilot_home``, the state
-    directory of a CLI process copilot-batch started (the session's state then stays in
-    memory; a session on a server is deleted instead)."""
+    of rate limits, of what the session does now and of the tokens it spends, and
+    ``copilot_home``, the state directory of a CLI process copilot-batch started (the
+    session's state then stays in memory; a session on a server is deleted instead)."""
 
     attempt: int = 1
     on_rate_limited: Callable[[], None] | None = None
     on_activity: Callable[[str], None] | None = None
+    on_tokens: Callable[[int], None] | None = None  # each model call's tokens, as spent
     copilot_home: Path | None = None
 
 
@@ -194,7 +241,7 @@ class TaskSession:
         self._sink = sink
         self._log = log
         self._settings = settings
-        self._observer = _SessionObserver(sink, settings.on_rate_limited, settings.on_activity)
+        self._observer = _SessionObserver(sink, settings, task.limits)
         self._session: CopilotSession | None = None
         self._unsubscribe: Callable[[], None] | None = None
 
@@ -215,12 +262,17 @@ class TaskSession:
     async def _run_under_deadlines(self) -> None:
         task = self.result.task
         try:
-            with anyio.move_on_after(task.timeout_seconds) as deadline, anyio.CancelScope() as idle:
+            with (
+                anyio.move_on_after(task.timeout_seconds) as deadline,
+                anyio.CancelScope() as idle,
+                anyio.CancelScope() as limit,
+            ):
                 async with anyio.create_task_group() as watchdog:
                     if task.idle_timeout_seconds is not None:
                         watchdog.start_soon(
                             _cancel_when_idle, self._observer, task.idle_timeout_seconds, idle
                         )
+                    watchdog.start_soon(_cancel_over_limit, self._observer, limit)
                     await self._converse()
                     watchdog.cancel_scope.cancel()
         except* TaskFailure as failures:
@@ -234,6 +286,8 @@ class TaskSession:
             elif idle.cancelled_caught and task.idle_timeout_seconds is not None:
                 timeout = TaskTimeout("idle_timeout", task.idle_timeout_seconds)
                 self.result.fail(TaskStatus.TIMEOUT, timeout)
+            elif limit.cancelled_caught and self._observer.exceeded is not None:
+                self.result.fail(TaskStatus.LIMIT, self._observer.exceeded)
             elif self._observer.error is not None:
                 self.result.fail(TaskStatus.FAILED, self._observer.error)
             else:
@@ -276,7 +330,11 @@ class TaskSession:
             self._unsubscribe()
         self.result.final_message = self._observer.final_message
         self.result.usage = self._observer.usage
+        self.result.usage_by_model = self._observer.usage_by_model
+        self.result.premium_requests = self._observer.premium_requests
+        self.result.ai_credits = self._observer.ai_credits
         self.result.tool_calls = self._observer.tool_calls
+        self.result.turns = self._observer.turns
         self.result.finished_at = datetime.now(UTC)
 
 
@@ -286,6 +344,12 @@ async def _cancel_when_idle(
     """Cancel ``scope`` once the session has sent no event for ``idle_seconds``."""
     while (wait := observer.last_event_at + idle_seconds - time.monotonic()) > 0:
         await anyio.sleep(wait)
+    scope.cancel()
+
+
+async def _cancel_over_limit(observer: _SessionObserver, scope: anyio.CancelScope) -> None:
+    """Cancel ``scope`` once the session has crossed one of the task's limits."""
+    await observer.over_limit.wait()
     scope.cancel()
 
 

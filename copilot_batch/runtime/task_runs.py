@@ -1,7 +1,8 @@
 """Running a run's tasks. A task goes through a chain of layers, one concern each, the
 methods of :class:`TaskRunner`, outermost first:
 
-- ``run``: the limiter: a slot among the run's sessions; the task's event sink closed after.
+- ``run``: the limiter: a slot among the run's sessions, and none once the run's token
+  budget is spent; the task's event sink closed after.
 - ``_run_with_retries``: attempts until :func:`next_step` says done, with backoff between.
 - ``_run_recorded``: every attempt that started is recorded, even as the run stops.
 - ``_run_on_client``: the least-loaded client, once a restart of it has finished; an
@@ -90,6 +91,7 @@ class Attempt:
     sink: EventSink
     log: FilteringBoundLogger
     result: TaskResult | None = None
+    step: Step = Done()  # what follows it, once it is recorded
 
 
 @dataclass(frozen=True)
@@ -124,12 +126,16 @@ class TaskRunner:
         self._observer = observer
 
     async def run(self, task: TaskSpec, sink: EventSink) -> None:
-        """The limiter: the task waits for a slot among the run's sessions."""
+        """The limiter: the task waits for a slot among the run's sessions, and does not
+        start once the run's token budget is spent (it ends cancelled with the run)."""
         # Bound explicitly, not through contextvars: the SDK calls the task's event and
         # permission callbacks from its own dispatch, outside this task's context.
         log = self.log.bind(task_id=task.id)
         with sink:
             async with self.limit.limiter:
+                if self.stop.holds_back():
+                    log.info("task not started: the run's token budget is spent")
+                    return
                 log.info("task started")
                 if self._observer is not None:
                     self._observer.task_started(task)
@@ -146,7 +152,7 @@ class TaskRunner:
             attempt = Attempt(task, len(earlier) + 1, tries, list(earlier), sink, log)
             sink.attempt = attempt.number
             result = await self._run_recorded(attempt)
-            step = next_step(result, tries)
+            step = attempt.step
             if isinstance(step, Done):
                 return
             earlier.append(result.attempt_record())
@@ -176,7 +182,11 @@ class TaskRunner:
             result.fail(TaskStatus.CANCELLED, TaskCancelled(self.stop.reason(), started=True))
         result.attempt, result.attempts = attempt.number, attempt.earlier
         await self.recorder.attempt_ended(result)
-        if isinstance(next_step(result, attempt.tries), Done):
+        attempt.step = next_step(result, attempt.tries)
+        if not isinstance(attempt.step, Done) and self.stop.holds_back():
+            attempt.log.info("no further attempt: the run's token budget is spent")
+            attempt.step = Done()  # this attempt stays the task's result
+        if isinstance(attempt.step, Done):
             attempt.log.info("task finished", status=str(result.status), error=result.error)
             if self._observer is not None:
                 self._observer.task_finished(result)
@@ -242,6 +252,7 @@ class TaskRunner:
             attempt=attempt.number,
             on_rate_limited=self.limit.rate_limited,
             on_activity=partial(observer.task_activity, task.id) if observer else None,
+            on_tokens=self.stop.budget.spend,
             copilot_home=placed.member.copilot_home,
         )
         session = TaskSession(placed.client, task, attempt.sink, attempt.log, settings)

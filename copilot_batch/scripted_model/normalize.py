@@ -41,6 +41,8 @@ _VOLATILE_USER_BLOCKS = (
     re.compile(r"<reminder>.*?</reminder>", re.DOTALL),
     re.compile(r"<system_reminder>.*?</system_reminder>", re.DOTALL),
     re.compile(r"<agent_instructions>.*?</agent_instructions>", re.DOTALL),
+    # With session_limits (limits.ai_credits) the CLI tells the model what is left.
+    re.compile(r"<session_limits_status>.*?</session_limits_status>", re.DOTALL),
 )
 _COMPACTION_PROMPT = re.compile(
     r"Please create a detailed summary of the conversation so far\. "
@@ -314,8 +316,10 @@ def normalize_messages(
 ) -> tuple[Message, ...]:
     """The normal form of a conversation: each message normalised, tool calls renumbered,
     ``view`` results without line numbers, tool results in call order, ``workdir``
-    replaced by its placeholder, then adjacent messages coalesced."""
-    messages = _renumber_tool_calls([_message(m) for m in raw_messages])
+    replaced by its placeholder, then adjacent messages coalesced. A user message that
+    held only volatile blocks (the CLI's session_limits_status after a tool result) goes."""
+    kept = [m for m in map(_message, raw_messages) if m.role != "user" or m.content]
+    messages = _renumber_tool_calls(kept)
     messages = _sort_tool_results(_strip_view_line_numbers(messages))
     if workdir:
         messages = _placeholder_workdir(messages, workdir)

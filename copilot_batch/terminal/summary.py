@@ -20,6 +20,7 @@ _STATUS_STYLE = {
     TaskStatus.FAILED: "red",
     TaskStatus.ERROR: "red",
     TaskStatus.TIMEOUT: "yellow",
+    TaskStatus.LIMIT: "magenta",
     TaskStatus.CANCELLED: "yellow",
     TaskStatus.PENDING: "dim",
 }
@@ -56,6 +57,7 @@ def task_line(result: TaskResult, id_width: int = 0) -> Text:
 _UNFINISHED_STYLE = {
     RunStatus.INTERRUPTED: "yellow",
     RunStatus.TIMED_OUT: "yellow",
+    RunStatus.BUDGET_EXHAUSTED: "yellow",
     RunStatus.FAILED: "red",
 }
 
@@ -70,6 +72,25 @@ def resume_command(run_path: str) -> str:
     return command
 
 
+def cost_rows(cost: Mapping[str, Any] | None) -> list[tuple[Text | str, str | Text]]:
+    """The cost drivers of run.json's ``cost``: tokens by model, the tasks that spent most,
+    the premium requests and AI credits where the usage events reported them."""
+    if not cost:
+        return []
+    rows: list[tuple[Text | str, str | Text]] = []
+    by_model = cost.get("tokens_by_model") or {}
+    if by_model:
+        models = (f"{model} {usage['total_tokens']}" for model, usage in by_model.items())
+        rows.append(("by model", ", ".join(models)))
+    if cost.get("most_expensive"):
+        tasks = (f"{task['id']} {task['total_tokens']}" for task in cost["most_expensive"])
+        rows.append(("most tokens", ", ".join(tasks)))
+    for key, label in (("premium_requests", "premium req"), ("ai_credits", "AI credits")):
+        if cost.get(key) is not None:
+            rows.append((label, f"{cost[key]:g}"))
+    return rows
+
+
 def print_summary(console: Console, record: Mapping[str, Any], run_path: str) -> None:
     """The closing summary: how the run ended (and, if it did not finish, how to go on),
     counts by status, tokens, wall time and where the files are."""
@@ -79,7 +100,8 @@ def print_summary(console: Console, record: Mapping[str, Any], run_path: str) ->
         ("state", Text(str(state), style=_UNFINISHED_STYLE.get(state, "green")))
     ]
     if state in _UNFINISHED_STYLE:
-        rows.append(("go on with", resume_command(run_path)))
+        more = " --max-tokens N" if state is RunStatus.BUDGET_EXHAUSTED else ""
+        rows.append(("go on with", resume_command(run_path) + more))
     rows.append(("tasks", str(counts["tasks"])))
     rows += [
         (Text(str(status), style=_STATUS_STYLE[status]), str(counts[str(status)]))
@@ -95,6 +117,9 @@ def print_summary(console: Console, record: Mapping[str, Any], run_path: str) ->
             f"{counts['total_tokens']} ({counts['input_tokens']} in, "
             f"{counts['output_tokens']} out)",
         ),
+    ]
+    rows += cost_rows(record.get("cost"))
+    rows += [
         ("tool calls", str(counts["tool_calls"])),
         ("wall time", f"{duration:.1f}s" if duration is not None else "-"),
     ]

@@ -147,7 +147,7 @@ def test_matrix_product_order_is_task_then_combinations(tmp_path: Path) -> None:
             "version: 1\ncolour: red\ntasks: [{id: a, prompt: b}]\n",
             [
                 "2:1: $.colour: unknown key 'colour' (known keys: version, name, description, "
-                "cli_url, defaults, matrix, max_tasks, incremental, tasks)"
+                "cli_url, defaults, matrix, max_tasks, incremental, tasks, budget)"
             ],
             id="unknown-top-level-key",
         ),
@@ -292,7 +292,7 @@ def test_every_problem_in_every_file_is_reported_at_once(tmp_path: Path) -> None
     assert [str(error) for error in caught.value.errors] == [
         f"{first}:2:25: $.tasks[0].prompt: must be a string, not an integer",
         f"{first}:3:1: $.foo: unknown key 'foo' (known keys: version, name, description, "
-        "cli_url, defaults, matrix, max_tasks, incremental, tasks)",
+        "cli_url, defaults, matrix, max_tasks, incremental, tasks, budget)",
         f"{second}:2:36: $.tasks[0].model: must be a string, not an integer",
     ]
 

@@ -68,7 +68,10 @@ def test_a_run_json_that_is_not_json_of_the_right_kind(
     [
         (lambda r: r["tasks"][1].update(status=5), "$.tasks[1].status: expected one of pending,"),
         (lambda r: r["tasks"][0].pop("usage"), "$.tasks[0]: misses the key 'usage'"),
-        (lambda r: r.update(state="paused"), "$.state: expected one of finished, timed_out,"),
+        (
+            lambda r: r.update(state="paused"),
+            "$.state: expected one of finished, budget_exhausted, timed_out,",
+        ),
         (
             lambda r: r.update(started_at="2026-01-02T03:04:05"),
             '$.started_at: "2026-01-02T03:04:05" is a time without a UTC offset',
