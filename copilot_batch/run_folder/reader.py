@@ -98,6 +98,11 @@ _AUDIT_ENTRY = {
     "required": ["decision", "kind", "target", "rule"],
     "properties": {key: _TEXT for key in ("decision", "kind", "target", "rule")},
 }
+_SANDBOX_DENIAL = {
+    "type": "object",
+    "required": ["denial", "confidence", "reported_by"],
+    "properties": {key: _TEXT for key in ("denial", "confidence", "reported_by")},
+}
 # A task as run.json lists it; result.json adds the expanded spec, audit and workspace.
 TASK_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -113,6 +118,7 @@ TASK_SCHEMA: dict[str, Any] = {
         "usage": _USAGE,
         "tool_calls": _COUNT,
         "permission_denials": _COUNT,
+        "sandbox_denials": _COUNT,
         "error": _nullable(_TEXT),
         "error_type": _nullable(_TEXT),
         "attempt": _COUNT,
@@ -130,6 +136,7 @@ TASK_SCHEMA: dict[str, Any] = {
         "spec_hash": _TEXT,
         "session_id": _nullable(_TEXT),
         "permission_audit": {"type": "array", "items": _AUDIT_ENTRY},
+        "sandbox_audit": {"type": "array", "items": _SANDBOX_DENIAL},
         "workspace": _nullable(
             {"type": "object", "required": ["patch_root"], "properties": {"patch_root": _TEXT}}
         ),

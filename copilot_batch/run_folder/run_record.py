@@ -21,6 +21,8 @@ def totals(tasks: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         **{key: sum(task["usage"][key] for task in tasks) for key in usage_keys},
         "tool_calls": sum(task["tool_calls"] for task in tasks),
         "permission_denials": sum(task["permission_denials"] for task in tasks),
+        # Runs made before the sandbox existed have no count.
+        "sandbox_denials": sum(task.get("sandbox_denials", 0) for task in tasks),
     }
 
 
