@@ -11,23 +11,11 @@ import pytest
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from loading import load, problems
 
-from copilot_batch import JobFilesInvalid, TaskSpec, load_jobs
+from copilot_batch import TaskSpec, load_jobs
 from copilot_batch.cli import main
 from copilot_batch.jobfile import SandboxPolicy, may_run_shell, unsandboxed_shell_tasks
-
-
-def load(folder: Path, text: str) -> list[TaskSpec]:
-    path = folder / "job.yaml"
-    path.write_text(text)
-    [job] = load_jobs([path], environ={})
-    return list(job.tasks)
-
-
-def problems(folder: Path, text: str) -> list[str]:
-    with pytest.raises(JobFilesInvalid) as caught:
-        load(folder, text)
-    return [str(error).removeprefix(f"{folder / 'job.yaml'}:") for error in caught.value.errors]
 
 
 def test_true_a_policy_and_false_and_the_default_replaced(tmp_path: Path) -> None:
