@@ -20,11 +20,13 @@ from .errors import CopilotBatchError, ExitCode, RunLockedError
 from .jobfile import (
     JobSpec,
     Skill,
+    TaskSpec,
     discover_skills,
     job_schema,
     load_jobs,
     parse_duration,
     resolve_job_paths,
+    unsandboxed_shell_tasks,
 )
 from .run_folder import (
     DEFAULT_OUT,
@@ -267,11 +269,26 @@ def run(
         cache_from=cache_from,
     )
     tasks = select_tasks(jobs, only, shard)
+    _warn_unsandboxed(jobs, tasks)
     if dry_run:
         print_tasks(tasks)
         return
     cli_options.new_run_folder(out_dir, run_id)
     _run_and_report(quiet, apply_changes, lambda observer: run_batch(jobs, options, observer))
+
+
+def _warn_unsandboxed(jobs: Sequence[JobSpec], tasks: Sequence[TaskSpec]) -> None:
+    """One line on stderr per job whose selected tasks may run shell commands unconfined."""
+    selected = {task.id for task in tasks}
+    for job in jobs:
+        unconfined = [task for task in unsandboxed_shell_tasks(job) if task.id in selected]
+        if unconfined:
+            click.echo(
+                f"{click.style('warning:', fg='yellow')} job {job.name} ({job.path}): "
+                f"{len(unconfined)} task(s) may run shell commands (their permissions allow "
+                "it) without a sandbox; add `sandbox: true` to confine them",
+                err=True,
+            )
 
 
 def _execution(

@@ -23,7 +23,8 @@
      │    ├── CliConnectError         the Copilot CLI server at --cli-url did not answer
      │    ├── CliCrashedError         the Copilot CLI died more often than max_cli_restarts
      │    ├── ModelServerError        the scripted model cannot listen where it was told
-     │    └── NoAuthError             tasks need the GitHub Copilot API; nothing signs them in
+     │    ├── NoAuthError             tasks need the GitHub Copilot API; nothing signs them in
+     │    └── SandboxUnavailableError tasks ask for the OS sandbox; this machine cannot run it
      ├── PatchApplyError              a task's patch does not apply to its source; exit code 1
      ├── InternalError                a bug: an exception nobody foresaw; exit code 70
      ├── ToolFailure                  a custom tool's refusal, its message meant for the model
@@ -335,6 +336,30 @@ class NoAuthError(SetupError):
             "GITHUB_TOKEN to a token with Copilot access, run `copilot login`, or give the "
             "tasks a bring-your-own-key `provider` in the job file. No task was started. "
             f"Tasks: {shown}"
+        )
+
+
+class SandboxUnavailableError(SetupError):
+    """Tasks ask for the OS sandbox (``sandbox:``) and the CLI says this machine cannot run
+    it, or not the parts their policies use. ``missing`` pairs each missing part (``sandbox``
+    for the backend itself, or the CLI's name of a feature: ``network``…) with the CLI's
+    reason, which names what to install."""
+
+    def __init__(self, task_ids: Sequence[str], missing: Sequence[tuple[str, str]]) -> None:
+        self.task_ids = tuple(task_ids)
+        self.missing = tuple(missing)
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        shown = ", ".join(self.task_ids[:10]) + (" …" if len(self.task_ids) > 10 else "")
+        reasons = "; ".join(f"{part}: {reason}" for part, reason in self.missing)
+        return (
+            f"{len(self.task_ids)} task(s) ask for the OS sandbox (sandbox:), but the Copilot "
+            f"CLI cannot run what they need on this machine. Missing: {reasons}. On Linux the "
+            "sandbox needs Bubblewrap (apt-get install bubblewrap); network access from it "
+            "also needs slirp4netns (apt-get install slirp4netns). Install what is missing, "
+            "or remove sandbox (or its network settings) from the tasks. No task was "
+            f"started. Tasks: {shown}"
         )
 
 

@@ -110,6 +110,31 @@ class AuditEntry:
         return record
 
 
+@dataclass(frozen=True)
+class SandboxDenial:
+    """One access the OS sandbox refused a task's command, as recorded in events.jsonl and
+    result.json. ``denial`` and ``confidence`` are the CLI's words (``filesystem_read``,
+    ``network_local``…; ``sandbox_reported``, ``output_classified``…); ``reported_by`` is
+    ``cli`` (its ``sandbox.decision`` event) or ``copilot-batch`` (found in the output)."""
+
+    at: datetime
+    denial: str
+    confidence: str
+    reported_by: str
+    tool_call_id: str | None = None
+    command: str | None = None
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "at": self.at.isoformat(),
+            "denial": self.denial,
+            "confidence": self.confidence,
+            "reported_by": self.reported_by,
+            "tool_call_id": self.tool_call_id,
+            "command": self.command,
+        }
+
+
 @dataclass
 class TaskResult:
     """One task's outcome. ``to_record`` gives the JSON written to disk."""
@@ -130,6 +155,8 @@ class TaskResult:
     ai_credits: float | None = None
     # Every permission request the policy answered, in order.
     permission_audit: list[AuditEntry] = field(default_factory=list)
+    # Every access the OS sandbox refused a command, in order.
+    sandbox_audit: list[SandboxDenial] = field(default_factory=list)
     # Why the task did not end ok; written as error, error_type and status_code.
     failure: TaskFailure | None = None
     session_id: str | None = None
@@ -184,6 +211,10 @@ class TaskResult:
         return sum(1 for entry in self.permission_audit if entry.decision.action == "deny")
 
     @property
+    def sandbox_denials(self) -> int:
+        return len(self.sandbox_audit)
+
+    @property
     def duration_seconds(self) -> float | None:
         if self.started_at is None or self.finished_at is None:
             return None
@@ -227,6 +258,7 @@ class TaskResult:
             "premium_requests": self.premium_requests,
             "ai_credits": self.ai_credits,
             "permission_denials": self.permission_denials,
+            "sandbox_denials": self.sandbox_denials,
             "error": self.error,
             "error_type": self.error_type,
             "attempt": self.attempt,
@@ -247,6 +279,7 @@ class TaskResult:
             record["spec_hash"] = self.task.spec_hash()
             record["session_id"] = self.session_id
             record["permission_audit"] = [entry.to_record() for entry in self.permission_audit]
+            record["sandbox_audit"] = [entry.to_record() for entry in self.sandbox_audit]
             record["workspace"] = self.workspace
             record["status_code"] = self.status_code
             # A reused task made no attempt in this run.

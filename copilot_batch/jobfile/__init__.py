@@ -8,13 +8,15 @@ reported at its line. It starts no Copilot CLI and no session."""
 
 from .durations import parse_duration
 from .loader import job_schema, load_jobs, resolve_job_paths
-from .model import CustomToolRef, JobSpec, SourcePosition, TaskLimits, TaskSpec
+from .model import CustomToolRef, JobSpec, SandboxPolicy, SourcePosition, TaskLimits, TaskSpec
 from .options import cli_url_is_valid
+from .sandbox import may_run_shell, unsandboxed_shell_tasks
 from .skills import Skill, discover_skills
 
 __all__ = [
     "CustomToolRef",
     "JobSpec",
+    "SandboxPolicy",
     "Skill",
     "SourcePosition",
     "TaskLimits",
@@ -23,6 +25,8 @@ __all__ = [
     "discover_skills",
     "job_schema",
     "load_jobs",
+    "may_run_shell",
     "parse_duration",
     "resolve_job_paths",
+    "unsandboxed_shell_tasks",
 ]

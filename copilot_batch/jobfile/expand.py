@@ -27,6 +27,7 @@ from .model import (
     CustomToolRef,
     JobSpec,
     PermissionPolicy,
+    SandboxPolicy,
     TaskLimits,
     TaskSpec,
 )
@@ -42,6 +43,7 @@ from .options import (
     workspace_option,
 )
 from .problems import Problems, Where
+from .sandbox import sandbox_option
 from .templates import Templates
 
 TASK_ID_PATTERN = re.compile(r"[A-Za-z0-9._-]+")
@@ -356,8 +358,15 @@ class _JobExpander:
             ),
             output_schema=shared.output_schema,
             limits=_limits(options.get("limits", {})),
+            sandbox=self._sandbox(entry, values),
             secrets=tuple(shared.secrets),
         )
+
+    def _sandbox(self, entry: _Entry, values: Mapping[str, Any]) -> SandboxPolicy | None:
+        """The task's sandbox policy, its paths and hosts rendered over the matrix values."""
+        raw, where = entry.options.get("sandbox"), entry.origin("sandbox")
+        rendered = self._render_data(raw, where, values) if isinstance(raw, dict) else raw
+        return sandbox_option(rendered, where, self.problems)
 
     def _custom_tools(
         self,

@@ -105,6 +105,37 @@ class TaskLimits:
 
 
 @dataclass(frozen=True)
+class SandboxPolicy:
+    """What a task's shell commands may reach in the CLI's OS sandbox, beyond its working
+    directory (read-write) and the CLI's base policy; paths as the job file wrote them
+    (relative to the working directory, absolute, or ``~/...``). ``sandbox: true`` is the
+    policy with nothing added: no extra paths, no network."""
+
+    read_only: tuple[str, ...] = ()
+    read_write: tuple[str, ...] = ()
+    denied: tuple[str, ...] = ()
+    outbound: bool = False
+    local_network: bool = False
+    allowed_hosts: tuple[str, ...] = ()
+    blocked_hosts: tuple[str, ...] = ()
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "filesystem": {
+                "read_only": list(self.read_only),
+                "read_write": list(self.read_write),
+                "denied": list(self.denied),
+            },
+            "network": {
+                "outbound": self.outbound,
+                "local_network": self.local_network,
+                "allowed_hosts": list(self.allowed_hosts),
+                "blocked_hosts": list(self.blocked_hosts),
+            },
+        }
+
+
+@dataclass(frozen=True)
 class TaskSpec:
     """One expanded task: everything needed to run one session, nothing shared."""
 
@@ -137,6 +168,7 @@ class TaskSpec:
     # on; None: the files a copy workspace would take.
     inputs: tuple[str, ...] | None = None
     limits: TaskLimits = TaskLimits()
+    sandbox: SandboxPolicy | None = None  # None: shell commands run unconfined
     # Credential values in provider and mcp_servers; they must never be written anywhere.
     secrets: tuple[str, ...] = field(default=(), compare=False, repr=False)
 
@@ -169,6 +201,7 @@ class TaskSpec:
             "output_schema": dict(self.output_schema) if self.output_schema else None,
             "inputs": _list_or_none(self.inputs),
             "limits": self.limits.describe(),
+            "sandbox": self.sandbox.describe() if self.sandbox is not None else None,
         }
 
     def _masked(self, value: Any) -> Any:

@@ -99,6 +99,11 @@ _AUDIT_ENTRY = {
     "required": ["decision", "kind", "target", "rule"],
     "properties": {key: _TEXT for key in ("decision", "kind", "target", "rule")},
 }
+_SANDBOX_DENIAL = {
+    "type": "object",
+    "required": ["denial", "confidence", "reported_by"],
+    "properties": {key: _TEXT for key in ("denial", "confidence", "reported_by")},
+}
 # A task as run.json lists it; result.json adds the expanded spec, audit and workspace.
 TASK_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -118,6 +123,7 @@ TASK_SCHEMA: dict[str, Any] = {
         "premium_requests": _nullable({"type": "number", "minimum": 0}),
         "ai_credits": _nullable({"type": "number", "minimum": 0}),
         "permission_denials": _COUNT,
+        "sandbox_denials": _COUNT,
         "error": _nullable(_TEXT),
         "error_type": _nullable(_TEXT),
         "attempt": _COUNT,
@@ -135,6 +141,7 @@ TASK_SCHEMA: dict[str, Any] = {
         "spec_hash": _TEXT,
         "session_id": _nullable(_TEXT),
         "permission_audit": {"type": "array", "items": _AUDIT_ENTRY},
+        "sandbox_audit": {"type": "array", "items": _SANDBOX_DENIAL},
         "workspace": _nullable(
             {"type": "object", "required": ["patch_root"], "properties": {"patch_root": _TEXT}}
         ),

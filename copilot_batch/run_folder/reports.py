@@ -100,6 +100,7 @@ def summary_markdown(run: StoredRun, tasks: Sequence[StoredTask]) -> str:
     lines += [_table_row(task) for task in tasks]
     lines += _cost_section(cost(records))
     lines += _outputs_section(records) + _changes_section(records)
+    lines += _sandbox_section(records)
     return "\n".join(lines) + "\n"
 
 
@@ -184,6 +185,27 @@ def _outputs_section(records: Sequence[Mapping[str, Any]]) -> list[str]:
             ]
         else:
             lines += ["```json", json.dumps(output, indent=2, ensure_ascii=False), "```"]
+    return lines
+
+
+def _sandbox_section(records: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Every access the OS sandbox refused a command, by task."""
+    blocked = [
+        (record["id"], entry) for record in records for entry in record.get("sandbox_audit", [])
+    ]
+    if not blocked:
+        return []
+    lines = [
+        "",
+        "## Blocked by the sandbox",
+        "",
+        "| Task | Denied | Command |",
+        "| --- | --- | --- |",
+    ]
+    lines += [
+        f"| `{task_id}` | {_cell(str(entry['denial']))} | `{_cell(str(entry.get('command')))}` |"
+        for task_id, entry in blocked
+    ]
     return lines
 
 

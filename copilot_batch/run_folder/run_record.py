@@ -23,6 +23,8 @@ def totals(tasks: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         "permission_denials": sum(task["permission_denials"] for task in tasks),
         # ok tasks an incremental run took from an earlier run instead of running them
         "reused": sum(1 for task in tasks if task.get("reused_from")),
+        # Runs made before the sandbox existed have no count.
+        "sandbox_denials": sum(task.get("sandbox_denials", 0) for task in tasks),
     }
 
 

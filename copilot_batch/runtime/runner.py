@@ -51,6 +51,7 @@ from .observer import RunObserver
 from .options import RunOptions
 from .reuse import find_reusable, reused_result
 from .run_stop import RunStop
+from .sandbox import check_sandbox_support
 from .shards import Shard
 from .task_inputs import input_keys
 from .task_runs import TaskRunner, run_tasks
@@ -258,6 +259,7 @@ async def _start_clients(
             ClientPool([SupervisedClient(cli, options.max_cli_restarts, log) for cli in clis])
         )
         await _check_auth(clients.first, tasks, clis[0])
+        await check_sandbox_support(clients.first, tasks)
         runner = TaskRunner(
             clients,
             AdaptiveLimit(options.concurrency, log),

@@ -33,10 +33,11 @@ from ..errors import (
     TaskTimeout,
 )
 from ..jobfile import TaskLimits, TaskSpec
-from ..records import AuditEntry, TaskResult, TaskStatus, Usage
+from ..records import AuditEntry, SandboxDenial, TaskResult, TaskStatus, Usage
 from ..run_folder.events import EventSink
 from .budgets import NANO, crossed
 from .permissions import permission_handler
+from .sandbox import SandboxWatch, sandbox_config
 from .session_files import SessionFiles
 from .structured_output import output_instructions, parse_output, retry_prompt
 
@@ -66,6 +67,7 @@ class _SessionObserver:
         self.exceeded: LimitExceeded | None = None
         self.over_limit = anyio.Event()
         self.last_event_at = time.monotonic()
+        self.watchers: list[Callable[[SessionEvent], None]] = []
 
     async def turn(self, session: CopilotSession, prompt: str) -> None:
         """Send ``prompt`` and wait until the session is idle or reports an error."""
@@ -76,6 +78,8 @@ class _SessionObserver:
     def __call__(self, event: SessionEvent) -> None:
         self.last_event_at = time.monotonic()
         self._sink.emit(event.to_dict())
+        for watch in self.watchers:
+            watch(event)
         data = event.data
         match event.type:
             case SessionEventType.ASSISTANT_MESSAGE if isinstance(data, AssistantMessageData):
@@ -144,8 +148,10 @@ class _SessionObserver:
             self.over_limit.set()
 
 
-# The type of the lines copilot-batch adds to events.jsonl for its permission decisions.
+# The type of the lines copilot-batch adds to events.jsonl for its permission decisions,
+# and for the accesses the OS sandbox refused.
 PERMISSION_EVENT = "copilot_batch.permission"
+SANDBOX_DENIAL_EVENT = "copilot_batch.sandbox_denial"
 
 
 def session_options(
@@ -190,6 +196,10 @@ def session_options(
         # Experimental in the SDK; the CLI asks (session_limits_exhausted.requested) when
         # the credits are spent, which ends the attempt as a crossed limit.
         options["session_limits"] = {"max_ai_credits": task.limits.ai_credits}
+    if task.sandbox is not None:
+        options["sandbox_config"] = sandbox_config(
+            task.sandbox, task.working_directory, Path.home(), copilot_home
+        )
     if task.provider is not None:
         # The CLI sends no session telemetry for a BYOK provider anyway, but unless told
         # it still does the work: measured, 15% of its CPU per short session.
@@ -297,6 +307,9 @@ class TaskSession:
         """Create the session, send the prompt, wait for its end; check the output."""
         task, observer = self.result.task, self._observer
         options = session_options(task, self._on_permission, self._settings.copilot_home)
+        if "sandbox_config" in options:
+            denied = options["sandbox_config"].user_policy.filesystem.denied_paths
+            observer.watchers.append(SandboxWatch(denied, self._on_sandbox_denial))
         session = self._session = await self._client.create_session(**options)
         self.result.session_id = session.session_id
         self._unsubscribe = session.on(observer)
@@ -314,6 +327,17 @@ class TaskSession:
             target=record["target"],
             decision=record["decision"],
             rule=record["rule"],
+        )
+
+    def _on_sandbox_denial(self, denial: SandboxDenial) -> None:
+        record = denial.to_record()
+        self.result.sandbox_audit.append(denial)
+        self._sink.emit({"type": SANDBOX_DENIAL_EVENT, "data": record})
+        self._log.info(
+            "sandbox denial",
+            denial=record["denial"],
+            command=record["command"],
+            reported_by=record["reported_by"],
         )
 
     async def _end(self) -> None:

@@ -49,6 +49,8 @@ def task_line(result: TaskResult, id_width: int = 0) -> Text:
     line.append(f"{result.status:<9}", style=style)
     line.append(f" {result.task.id:<{id_width}}  ", style="bold")
     line.append(f"{duration}  {result.usage.total_tokens} tok  {result.tool_calls} tools  ")
+    if result.sandbox_denials:
+        line.append(f"{result.sandbox_denials} blocked  ", style="yellow")
     line.append(first_line(detail, 70), style="dim" if result.status is TaskStatus.OK else style)
     return line
 
@@ -91,6 +93,20 @@ def cost_rows(cost: Mapping[str, Any] | None) -> list[tuple[Text | str, str | Te
     return rows
 
 
+def _sandbox_rows(record: Mapping[str, Any]) -> list[tuple[str, str | Text]]:
+    """A row naming the tasks whose commands the OS sandbox blocked, when some were."""
+    blocked = {
+        task["id"]: task["sandbox_denials"]
+        for task in record["tasks"]
+        if task.get("sandbox_denials")
+    }
+    if not blocked:
+        return []
+    by_task = ", ".join(f"{task_id} ({count})" for task_id, count in blocked.items())
+    text = f"{sum(blocked.values())} blocked: {by_task}"
+    return [("sandbox", Text(text, style="yellow"))]
+
+
 def print_summary(console: Console, record: Mapping[str, Any], run_path: str) -> None:
     """The closing summary: how the run ended (and, if it did not finish, how to go on),
     counts by status, tokens, wall time and where the files are."""
@@ -121,6 +137,7 @@ def print_summary(console: Console, record: Mapping[str, Any], run_path: str) ->
     rows += cost_rows(record.get("cost"))
     rows += [
         ("tool calls", str(counts["tool_calls"])),
+        *_sandbox_rows(record),
         ("wall time", f"{duration:.1f}s" if duration is not None else "-"),
     ]
     tasks = record["tasks"]

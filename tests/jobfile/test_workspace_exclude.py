@@ -5,24 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from loading import load, problems
 
-from copilot_batch import JobFilesInvalid, TaskSpec, load_jobs
-
-
-def load(folder: Path, text: str) -> list[TaskSpec]:
-    path = folder / "job.yaml"
-    path.write_text(text)
-    [job] = load_jobs([path], environ={})
-    return list(job.tasks)
-
-
-def problems(folder: Path, text: str) -> list[str]:
-    with pytest.raises(JobFilesInvalid) as caught:
-        load(folder, text)
-    return [str(error).removeprefix(f"{folder / 'job.yaml'}:") for error in caught.value.errors]
+from copilot_batch import JobFilesInvalid
 
 
 def test_defaults_apply_and_a_task_replaces_them(tmp_path: Path) -> None:
