@@ -22,17 +22,7 @@ from copilot_batch.testing import (
 
 GREETINGS = Path(__file__).resolve().parent / "data" / "scripts" / "greetings.yaml"
 
-TOOLS = """
-from copilot import define_tool
-from pydantic import BaseModel
-
-class Name(BaseModel):
-    name: str
-
-@define_tool(description="Greet someone by name")
-def greet(params: Name) -> str:
-    return f"Hello, {params.name}!"
-"""
+GREET_TOOLS = Path(__file__).resolve().parent / "data" / "greet_tools.py"
 
 JOB = """
 version: 1
@@ -49,7 +39,7 @@ tasks:
 @pytest.mark.cli
 @pytest.mark.anyio
 async def test_a_job_file_with_a_custom_tool_runs_offline(tmp_path: Path) -> None:
-    (tmp_path / "greeting_tools.py").write_text(TOOLS)
+    shutil.copy(GREET_TOOLS, tmp_path / "greeting_tools.py")
     # The script goes on only if the CLI sends back what the tool really answers.
     conversation = one_tool_conversation(
         "Greet Ada.", "greet", {"name": "Ada"}, "Hello, Ada!", "I greeted Ada."

@@ -5,6 +5,7 @@ finished by a resume with a larger budget."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -23,17 +24,7 @@ from copilot_batch.testing import (
     write_script,
 )
 
-GREET_TOOLS = """
-from copilot import define_tool
-from pydantic import BaseModel
-
-class Name(BaseModel):
-    name: str
-
-@define_tool(description="Greet someone by name")
-def greet(params: Name) -> str:
-    return f"Hello, {params.name}!"
-"""
+GREET_TOOLS = Path(__file__).resolve().parents[1] / "data" / "greet_tools.py"
 
 
 def _call(call_id: str, name: str) -> dict[str, Any]:
@@ -63,7 +54,7 @@ def _two_greetings(prompt: str) -> dict[str, Any]:
 @pytest.mark.cli
 @pytest.mark.anyio
 async def test_a_task_over_one_of_its_limits_ends_limit(tmp_path: Path) -> None:
-    (tmp_path / "greet_tools.py").write_text(GREET_TOOLS)
+    shutil.copy(GREET_TOOLS, tmp_path / "greet_tools.py")
     prompts = {
         task: f"Greet Ada and Bob ({task})." for task in ("tokens", "tool_calls", "turns", "within")
     }
