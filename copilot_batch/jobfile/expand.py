@@ -14,6 +14,7 @@ from copilot import Tool
 
 from ..errors import JobFileError, ToolImportError
 from . import files
+from .agents import AgentReader, agent_choice
 from .custom_tools import import_attribute, tools_from
 from .durations import parse_duration
 from .located_yaml import LocatedDocument, shown
@@ -31,6 +32,7 @@ from .model import (
     TaskLimits,
     TaskSpec,
 )
+from .model_options import instruction_directories_option, sections_option, system_message_option
 from .options import (
     cli_url_option,
     mcp_servers_option,
@@ -128,6 +130,7 @@ class _JobExpander:
         self.imported: dict[str, Any] = {}
         self.made_tools: dict[tuple[str, str, Path], tuple[Tool, ...]] = {}
         self.templates = Templates()
+        self.agent_reader = AgentReader(path.parent, self.problems)
 
     def matrix_of(self, index: int, raw_task: dict[str, Any]) -> Matrix:
         """The task entry's own matrix, else the job's."""
@@ -228,7 +231,7 @@ class _JobExpander:
                 self.problems.add(where, f"prompt file {prompt_file} {reason}")
                 return None
         system_message = options.get("system_message")
-        if system_message is not None:
+        if system_message is not None and "content" in system_message:
             where = (*origin("system_message"), "content")
             templates["system_message"] = (system_message["content"], where)
         return templates
@@ -259,7 +262,52 @@ class _JobExpander:
             return None
         tools = self._task_tools(entry, shared, values, working_directory)
         task = self._task_spec(entry, shared, texts, values, working_directory, tools)
-        return self._with_inputs(task, entry, values)
+        with_inputs = self._with_inputs(task, entry, values)
+        return None if with_inputs is None else self._with_agents(with_inputs, entry, values)
+
+    def _with_agents(
+        self, task: TaskSpec, entry: _Entry, values: Mapping[str, Any]
+    ) -> TaskSpec | None:
+        """The task with its agents and model options: ``agents``, ``agent``,
+        ``reasoning_effort``, ``instruction_directories``, system message sections;
+        ``None`` when a problem (reported) leaves it without one."""
+        options, origin = entry.options, entry.origin
+
+        def render(data: Any, where: Where) -> Any:
+            return self._render_data(data, where, values)
+
+        def check_tools(names: Sequence[str], where: Where) -> None:
+            custom = [tool.name for ref in task.custom_tools for tool in ref.tools]
+            tool_filter(names, where, custom, list(task.mcp_servers or {}), self.problems)
+
+        agents = self.agent_reader.agents(
+            options.get("agents", []), origin("agents"), render, check_tools
+        )
+        sections = sections_option(
+            options.get("system_message"), origin("system_message"), render, self.problems
+        )
+        defined = [raw["name"] for raw in options.get("agents", [])]
+        agent = agent_choice(options.get("agent"), origin("agent"), defined, self.problems)
+        directories = render(
+            options.get("instruction_directories"), origin("instruction_directories")
+        )
+        instruction_directories = instruction_directories_option(
+            directories, origin("instruction_directories"), task.working_directory, self.problems
+        )
+        if agents is None or sections is None:
+            return None
+        return dataclasses.replace(
+            task,
+            agents=agents,
+            agent=agent,
+            reasoning_effort=options.get("reasoning_effort"),
+            instruction_directories=instruction_directories,
+            system_message=system_message_option(
+                options.get("system_message"),
+                (task.system_message or {}).get("content"),
+                sections,
+            ),
+        )
 
     def _with_inputs(
         self, task: TaskSpec, entry: _Entry, values: Mapping[str, Any]
@@ -336,14 +384,7 @@ class _JobExpander:
             streaming=bool(options.get("streaming", False)),
             model=options.get("model"),
             provider=shared.provider,
-            system_message=(
-                {
-                    "mode": system_message.get("mode", "append"),
-                    "content": str(texts["system_message"]),
-                }
-                if system_message is not None
-                else None
-            ),
+            system_message=system_message_option(system_message, texts.get("system_message"), None),
             custom_tools=tools.custom,
             available_tools=tools.available,
             excluded_tools=tools.excluded,

@@ -136,6 +136,30 @@ class SandboxPolicy:
 
 
 @dataclass(frozen=True)
+class AgentSpec:
+    """A custom agent (``agents:``), its prompt rendered; the SDK's CustomAgentConfig."""
+
+    name: str
+    prompt: str
+    display_name: str | None = None
+    description: str | None = None
+    tools: tuple[str, ...] | None = None  # None: every tool of the session
+    model: str | None = None
+    model_policy: str | None = None
+    reasoning_effort: str | None = None
+    infer: bool | None = None
+    skills: tuple[str, ...] | None = None
+
+    def describe(self) -> dict[str, Any]:
+        """The SDK's CustomAgentConfig: the fields the job file set."""
+        return {
+            key: list(value) if isinstance(value, tuple) else value
+            for key, value in vars(self).items()
+            if value is not None
+        }
+
+
+@dataclass(frozen=True)
 class TaskSpec:
     """One expanded task: everything needed to run one session, nothing shared."""
 
@@ -151,7 +175,7 @@ class TaskSpec:
     streaming: bool
     model: str | None = None
     provider: Mapping[str, Any] | None = None
-    system_message: Mapping[str, str] | None = None
+    system_message: Mapping[str, Any] | None = None  # mode, content; sections (customize)
     custom_tools: tuple[CustomToolRef, ...] = ()
     available_tools: tuple[str, ...] | None = None
     excluded_tools: tuple[str, ...] | None = None
@@ -169,6 +193,10 @@ class TaskSpec:
     inputs: tuple[str, ...] | None = None
     limits: TaskLimits = TaskLimits()
     sandbox: SandboxPolicy | None = None  # None: shell commands run unconfined
+    agents: tuple[AgentSpec, ...] = ()
+    agent: str | None = None  # the agent that runs the task; None: the CLI's own
+    reasoning_effort: str | None = None
+    instruction_directories: tuple[Path, ...] = ()
     # Credential values in provider and mcp_servers; they must never be written anywhere.
     secrets: tuple[str, ...] = field(default=(), compare=False, repr=False)
 
@@ -202,6 +230,10 @@ class TaskSpec:
             "inputs": _list_or_none(self.inputs),
             "limits": self.limits.describe(),
             "sandbox": self.sandbox.describe() if self.sandbox is not None else None,
+            "agents": [agent.describe() for agent in self.agents],
+            "agent": self.agent,
+            "reasoning_effort": self.reasoning_effort,
+            "instruction_directories": [str(path) for path in self.instruction_directories],
         }
 
     def _masked(self, value: Any) -> Any:

@@ -23,6 +23,7 @@ from .located_yaml import shown
 from .model import PermissionAction, PermissionPolicy, PermissionRule, WorkspaceMode
 from .problems import Problems, Where
 from .skills import discover_skills
+from .tool_sets import is_selector, selector_problem
 
 # The CLI's built-in tools (1.0.102 offers the first group to every model we tried; the
 # second group appears with other models or versions).
@@ -286,15 +287,24 @@ def tool_filter(
     mcp_servers: Iterable[str],
     problems: Problems,
 ) -> tuple[str, ...] | None:
-    """An allow- or denylist of tool names, each a built-in, custom or MCP server tool."""
+    """An allow- or denylist of tool names, each a built-in, custom or MCP server tool, or
+    a ToolSet selector (``builtin:bash``, ``mcp:*``)."""
     if names is None:
         return None
+    custom_names, mcp_servers = list(custom_names), list(mcp_servers)
     known = [*BUILTIN_TOOLS, *custom_names]
     mcp_prefixes = tuple(f"{server}-" for server in mcp_servers)
     for index, name in enumerate(names):
+        if is_selector(name):
+            problem = selector_problem(name, BUILTIN_TOOLS, custom_names, mcp_servers)
+            if problem is not None:
+                problems.add((*where, index), problem)
+            continue
         if name in known or name.startswith(mcp_prefixes):
             continue
         close = difflib.get_close_matches(name, known, n=1)
         hint = f"did you mean {close[0]!r}?" if close else "known: " + ", ".join(known)
+        if name == "*":
+            hint = "there is no bare '*': builtin:*, custom:* or mcp:*"
         problems.add((*where, index), f"unknown tool {name!r} ({hint})")
     return tuple(names)

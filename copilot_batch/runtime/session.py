@@ -35,6 +35,7 @@ from ..errors import (
 from ..jobfile import TaskLimits, TaskSpec
 from ..records import AuditEntry, SandboxDenial, TaskResult, TaskStatus, Usage
 from ..run_folder.events import EventSink
+from .agent_options import agent_session_options
 from .budgets import NANO, crossed
 from .permissions import permission_handler
 from .sandbox import SandboxWatch, sandbox_config
@@ -192,6 +193,7 @@ def session_options(
         ),
     }
     options.update({key: value for key, value in optional.items() if value is not None})
+    options.update(agent_session_options(task))
     if task.limits.ai_credits is not None:
         # Experimental in the SDK; the CLI asks (session_limits_exhausted.requested) when
         # the credits are spent, which ends the attempt as a crossed limit.
@@ -207,7 +209,7 @@ def session_options(
     return options
 
 
-def _system_message(task: TaskSpec) -> dict[str, str] | None:
+def _system_message(task: TaskSpec) -> dict[str, Any] | None:
     """The job's system message, plus the request for JSON when there is an output_schema."""
     message = dict(task.system_message) if task.system_message else None
     if task.output_schema is None:
@@ -215,7 +217,7 @@ def _system_message(task: TaskSpec) -> dict[str, str] | None:
     instructions = output_instructions(task.output_schema)
     if message is None:
         return {"mode": "append", "content": instructions}
-    message["content"] = f"{message['content']}\n\n{instructions}"
+    message["content"] = "\n\n".join(filter(None, (message.get("content"), instructions)))
     return message
 
 
