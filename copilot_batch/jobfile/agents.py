@@ -17,6 +17,8 @@ BUILTIN_AGENTS = (
     "security-review",
 )  # fmt: skip
 
+# The agent's texts besides its prompt that are templates.
+_TEMPLATES = ("display_name", "description")
 # Renders every string in a value as a template over a combination's matrix values;
 # None when one failed (reported at its place).
 RenderData = Callable[[Any, Where], Any]
@@ -53,12 +55,14 @@ class AgentReader:
     ) -> AgentSpec | None:
         template = self._prompt_template(entry, where)
         prompt = None if template is None else render(template[0], template[1])
-        if prompt is None:
+        texts = render({key: entry[key] for key in _TEMPLATES if key in entry}, where)
+        if prompt is None or texts is None:
             return None
-        optional = ("display_name", "description", "model", "model_policy", "reasoning_effort")
+        optional = ("model", "model_policy", "reasoning_effort")
         return AgentSpec(
             name=entry["name"],
             prompt=prompt,
+            **texts,
             tools=tuple(entry["tools"]) if "tools" in entry else None,
             infer=entry.get("infer"),
             skills=tuple(entry["skills"]) if "skills" in entry else None,
