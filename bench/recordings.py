@@ -7,15 +7,17 @@ package's schema has that key; the custom tools it calls, answering with the rec
 results through :mod:`bench.recording_tools`; ``permissions: approve-all``; a
 ``<tagged_files>`` block as ``attachments`` when the schema has that key), runs it with
 ``copilot-batch run JOB --replay RECORDING`` in a temporary folder (a timeout each, at most
-``--parallel`` at once) and counts it as replayed when every task ends ok. A recording that
-does not replay gets a reason: the first feature it needs that the package lacks, else the
-task's failure grouped. Writes JSON and Markdown to ``bench/results/``.
+``--parallel`` at once) and counts it as replayed when every task ends ok. A recording whose
+session used a feature no job-file key of the package expresses is not run: its reason is
+that feature. Otherwise a recording that does not replay gets the task's failure, grouped.
+Writes JSON and Markdown to ``bench/results/``.
 
     python -m bench.recordings /work/sdk/test/snapshots --label before
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -204,13 +206,13 @@ def census_one(recording: Path, root: Path, keys: frozenset[str], timeout: float
         return Outcome(name, category, False, reason="not YAML", detail=str(error)[:300])
     if not has_traffic(data):
         return Outcome(name, category, False)
+    # A session that used a feature no job-file key expresses is not run: it cannot replay.
+    lacking = missing(needs(data, category), keys)
+    if lacking is not None:
+        return Outcome(name, category, True, False, lacking)
     with tempfile.TemporaryDirectory(prefix="census-") as folder:
         outcome = _run_job(recording, Path(folder).resolve(), keys, timeout)
-    if not outcome.replayed:
-        lacking = missing(needs(data, category), keys)
-        reason = lacking or outcome.reason
-        return Outcome(name, category, True, False, reason, outcome.detail)
-    return Outcome(name, category, True, True)
+    return dataclasses.replace(outcome, path=name, category=category)
 
 
 def tally(outcomes: Sequence[Outcome]) -> dict[str, Any]:
