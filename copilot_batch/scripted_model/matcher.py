@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .normalize import Message
-from .script import Script
+from .script import RecordedError, Script
 
 _SHOWN = 300  # characters of each differing message quoted in a diagnosis
 
@@ -117,3 +117,14 @@ def find_reply(scripts: Sequence[Script], request: Sequence[Message]) -> Match |
     else:
         note = "the script ends where the request ends, with no reply"
     return Diagnosis(len(request), script.path, index, matching, note=note)
+
+
+def find_error(
+    scripts: Sequence[Script], request: Sequence[Message], model: str
+) -> RecordedError | None:
+    """The recorded HTTP error for exactly ``request`` (normalised) sent to ``model``."""
+    for script in scripts:
+        for error in script.errors:
+            if (error.model is None or error.model == model) and tuple(request) == error.messages:
+                return error
+    return None

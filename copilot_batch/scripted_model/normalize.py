@@ -71,6 +71,55 @@ _AVAILABLE_TOOLS = re.compile(
     r"(Tool '[^']+' does not exist\.) Available tools that can be called are [^.]*\."
 )
 _NORMALIZED_ID = re.compile(r"toolcall_(\d+)")
+# A background agent's completion notice, in either wording, names its runtime id twice;
+# the SDK's proxy keeps its name and one wording.
+_TASK_NOTICE = re.compile(
+    r'Agent "([^"]+)" \(([^)]+)\) (?:has completed successfully|has finished processing and is '
+    r'now idle)\. Use read_agent with agent_id "[^"]+" to (?:retrieve (?:unread results|the full '
+    r"results)|read the results, or write_agent to send follow-up messages)\."
+)
+_TASK_NOTICE_TEXT = (
+    r'Agent "\1" (\2) has completed successfully. Use read_agent with agent_id "\1" to '
+    r"retrieve the full results."
+)
+_PLAN_PREFIX = re.compile(r"^\s*\[\[PLAN\]\]\s*")
+_AGENT_STARTED = re.compile(
+    r"^Agent started in background with agent_id: (.*?)(\. You'll be notified when it "
+    r"completes\. Tell the user you're waiting and end your response, or continue unrelated "
+    r"work until notified\.).*$",
+    re.DOTALL,
+)
+_AGENT_STARTED_TEXT = r"Agent started in background with agent_id: \1\2"
+_AGENT_ID = re.compile(
+    r"^Agent started in background with agent_id: (.*?)\. You'll be notified", re.DOTALL
+)
+GH_AUTH_PLACEHOLDER = "${gh_auth_required}"
+# The gh CLI's "not signed in" text, as GitHub Actions and a local machine word it.
+_GH_AUTH = (
+    re.compile(
+        r"gh: To use GitHub CLI in a GitHub Actions workflow, set the GH_TOKEN environment "
+        r"variable\. Example:\s*\n\s*env:\s*\n\s*GH_TOKEN: \$\{\{ github\.token \}\}"
+    ),
+    re.compile(
+        r"To get started with GitHub CLI, please run:\s*gh auth login\s*\n\s*Alternatively, "
+        r"populate the GH_TOKEN environment variable with a GitHub API authentication token\."
+    ),
+)
+_GH_401 = re.compile(r"(?:HTTP|GraphQL)[ \t:]+401")
+_EXIT_LINE = re.compile(r"<exited with exit code \d+>")
+# read_agent's report: its state and times change from run to run.
+_READ_AGENT: tuple[tuple[re.Pattern[str], str, int], ...] = (  # pattern, replacement, count
+    (re.compile(r"^Agent is idle \(waiting for messages\)\."), "Agent completed.", 1),
+    (
+        re.compile(r"^Agent completed\. (.*), status: idle,"),
+        r"Agent completed. \1, status: completed,",
+        1,
+    ),
+    (re.compile(r", total_turns: \d+(?=\r?\n|$)"), ", total_turns: 0, duration: 0s", 1),
+    (re.compile(r"\r?\n\r?\n\[Turn \d+\]\r?\n"), "\n\n", 1),
+    (re.compile(r"\belapsed: \d+(?:\.\d+)?s\b"), "elapsed: 0s", 0),
+    (re.compile(r"\bduration: \d+(?:\.\d+)?s\b"), "duration: 0s", 0),
+)
 _NUMBERED_LINE = re.compile(r"(\d+)\.(?: (.*))?")
 
 
@@ -134,9 +183,47 @@ def working_directory(messages: Sequence[Mapping[str, Any]]) -> str | None:
 def normalize_user_text(text: str) -> str:
     """Drop the blocks the CLI adds around a prompt (time, reminders, instructions)."""
     text = _SKILL_CONTEXT.sub(rf"\1{SKILL_CONTEXT_PLACEHOLDER}\2", text)
+    text = _TASK_NOTICE.sub(_TASK_NOTICE_TEXT, text)
     for block in _VOLATILE_USER_BLOCKS:
         text = block.sub("", text)
+    text = _PLAN_PREFIX.sub("", text, count=1)
     return _COMPACTION_PROMPT.sub(COMPACTION_PLACEHOLDER, text).strip()
+
+
+def normalize_gh_auth(text: str) -> str:
+    """The gh CLI's "not signed in" help, in any environment's wording, as one placeholder."""
+    for wording in _GH_AUTH:
+        text = wording.sub(GH_AUTH_PLACEHOLDER, text)
+    if not _GH_401.search(text):
+        return text
+    lines, kept = text.split("\n"), []
+    index = 0
+    while index < len(lines):
+        line = lines[index]
+        end = next(
+            (j for j in range(index + 1, len(lines)) if _EXIT_LINE.fullmatch(lines[j].strip())),
+            None,
+        )
+        if _GH_401.search(line) and "Requires authentication" in line and end is not None:
+            kept += [GH_AUTH_PLACEHOLDER, "<exited with exit code 4>"]
+            index = end + 1
+            continue
+        kept.append(line)
+        index += 1
+    return "\n".join(kept)
+
+
+def normalize_read_agent(text: str) -> str:
+    """A ``read_agent`` report without its state words and times."""
+    for pattern, replacement, count in _READ_AGENT:
+        text = pattern.sub(replacement, text, count=count)
+    return text
+
+
+def agent_runtime_id(text: str) -> str | None:
+    """The runtime id in a ``task`` result that started a background agent."""
+    found = _AGENT_ID.match(text)
+    return found.group(1) if found else None
 
 
 def normalize_tool_result(text: str) -> str:
@@ -161,6 +248,8 @@ def normalize_tool_result(text: str) -> str:
     )
     result = _SHELL_EXIT_MARKER.sub(r"<exited with exit code \1>", result)
     result = _AVAILABLE_TOOLS.sub(r"\1", result)
+    result = normalize_read_agent(normalize_gh_auth(result))
+    result = _AGENT_STARTED.sub(_AGENT_STARTED_TEXT, result)
     return _INTERRUPTED_TEXT if _INTERRUPTED.fullmatch(result) else result
 
 
@@ -248,6 +337,81 @@ def _renumber_tool_calls(messages: list[Message]) -> list[Message]:
     return result
 
 
+def _agent_name(arguments: str, unnamed: int) -> str:
+    """The name a ``task`` call gives its agent, or the SDK's proxy's name for the
+    ``unnamed``-th task call (counting every task call before it)."""
+    try:
+        name = json.loads(arguments).get("name")
+    except (ValueError, RecursionError, AttributeError):
+        name = None
+    if isinstance(name, str):
+        return name
+    return "background-agent" if unnamed == 0 else f"background-agent-{unnamed}"
+
+
+def _rename_agents(arguments: str, names: Mapping[str, str]) -> str:
+    """``agent_id`` and ``agent_ids`` in ``read_agent``/``write_agent`` arguments renamed."""
+    try:
+        parsed = json.loads(arguments)
+    except (ValueError, RecursionError):
+        return arguments
+    if not isinstance(parsed, dict) or not names:
+        return arguments
+    if isinstance(parsed.get("agent_id"), str):
+        parsed["agent_id"] = names.get(parsed["agent_id"], parsed["agent_id"])
+    if isinstance(parsed.get("agent_ids"), list):
+        parsed["agent_ids"] = [
+            names.get(i, i) if isinstance(i, str) else i for i in parsed["agent_ids"]
+        ]
+    return json.dumps(parsed, separators=(",", ":"), ensure_ascii=False)
+
+
+def _agent_runtime_names(messages: Sequence[Message]) -> dict[str, str]:
+    """Background agents' runtime ids → the names their ``task`` calls gave them."""
+    by_call: dict[str, str] = {}
+    names: dict[str, str] = {}
+    for message in messages:
+        for call in message.tool_calls:
+            if call.name == "task":
+                by_call[call.id] = _agent_name(call.arguments, len(by_call))
+        runtime_id = agent_runtime_id(message.content or "") if message.role == "tool" else None
+        name = by_call.get(message.tool_call_id or "")
+        if runtime_id and name:
+            names[runtime_id] = name
+    return names
+
+
+def _name_background_agents(messages: list[Message]) -> list[Message]:
+    """Background agents' runtime ids become their names, in the ``task`` result that
+    started each, in ``read_agent``/``write_agent`` arguments and in later tool results."""
+    names: dict[str, str] = {}
+    every = _agent_runtime_names(messages)
+    result = []
+    for message in messages:
+        calls = tuple(
+            replace(c, arguments=_rename_agents(c.arguments, names))
+            if c.name in ("read_agent", "write_agent")
+            else c
+            for c in message.tool_calls
+        )
+        content = message.content
+        runtime_id = agent_runtime_id(content or "") if message.role == "tool" else None
+        if runtime_id in every:
+            names[runtime_id] = every[runtime_id]
+        if content and message.role == "tool":
+            for old, new in names.items():
+                content = content.replace(old, new)
+        result.append(replace(message, content=content, tool_calls=calls))
+    return result
+
+
+def background_agent_ids(raw_messages: Sequence[Mapping[str, Any]]) -> dict[str, str]:
+    """A live request's background agents: name → runtime id (what a reply's
+    ``read_agent``/``write_agent`` arguments are expanded with)."""
+    messages = _renumber_tool_calls([_message(m) for m in raw_messages])
+    return {name: runtime for runtime, name in _agent_runtime_names(messages).items()}
+
+
 def _strip_view_line_numbers(messages: list[Message]) -> list[Message]:
     """Results of the ``view`` tool lose their line numbers (see :func:`strip_line_numbers`)."""
     names = {call.id: call.name for message in messages for call in message.tool_calls}
@@ -319,28 +483,30 @@ def normalize_messages(
     replaced by its placeholder, then adjacent messages coalesced. A user message that
     held only volatile blocks (the CLI's session_limits_status after a tool result) goes."""
     kept = [m for m in map(_message, raw_messages) if m.role != "user" or m.content]
-    messages = _renumber_tool_calls(kept)
+    messages = _name_background_agents(_renumber_tool_calls(kept))
     messages = _sort_tool_results(_strip_view_line_numbers(messages))
     if workdir:
         messages = _placeholder_workdir(messages, workdir)
     return tuple(coalesce(messages))
 
 
-def expand_reply(message: Message, workdir: str | None) -> Message:
-    """Undo the placeholders in a stored reply for one live session: shell tool names, and
-    ``${workdir}`` (JSON-escaped inside arguments) when the working directory is known."""
+def expand_reply(
+    message: Message, workdir: str | None, agent_ids: Mapping[str, str] | None = None
+) -> Message:
+    """Undo the placeholders in a stored reply for one live session: shell tool names,
+    ``${workdir}`` (JSON-escaped inside arguments) when the working directory is known, and
+    background agents' names in ``read_agent``/``write_agent`` calls as their runtime ids."""
     value = workdir or WORKDIR_PLACEHOLDER
     escaped = json.dumps(value, ensure_ascii=False)[1:-1]
     content = message.content
+    calls = []
+    for call in message.tool_calls:
+        arguments = call.arguments.replace(WORKDIR_PLACEHOLDER, escaped)
+        if call.name in ("read_agent", "write_agent"):
+            arguments = _rename_agents(arguments, agent_ids or {})
+        calls.append(ToolCall(call.id, _SHELL_TOOL_NAMES.get(call.name, call.name), arguments))
     return replace(
         message,
         content=content.replace(WORKDIR_PLACEHOLDER, value) if content else content,
-        tool_calls=tuple(
-            ToolCall(
-                c.id,
-                _SHELL_TOOL_NAMES.get(c.name, c.name),
-                c.arguments.replace(WORKDIR_PLACEHOLDER, escaped),
-            )
-            for c in message.tool_calls
-        ),
+        tool_calls=tuple(calls),
     )

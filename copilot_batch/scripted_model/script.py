@@ -8,6 +8,8 @@ file and line rather than as a request that never matches, and then put in norma
 
 from __future__ import annotations
 
+import logging
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +22,11 @@ from ..files import read_regular_file
 from .normalize import Message, normalize_messages
 
 _ROLES = ("system", "user", "assistant", "tool")
-_TOP_KEYS = {"models", "conversations"}
+_TOP_KEYS = {"models", "conversations", "errors"}
+_ERROR_KEYS = {"model", "status", "code", "message", "retryAfterSeconds", "messages"}
+NO_CONVERSATIONS = "the script has no conversations: it answers no request"
+_log = logging.getLogger(__name__)
+_WORKDIR_PATH = re.compile(r"\$\{workdir\}/([^\s\"'`,\\]+)")
 _MESSAGE_KEYS = {"role", "content", "tool_calls", "tool_call_id"}
 _CALL_KEYS = {"id", "type", "function"}
 # As large as a request the server takes (server.py); recordings are a few kilobytes.
@@ -36,12 +42,40 @@ class Conversation:
 
 
 @dataclass(frozen=True)
+class RecordedError:
+    """An HTTP error the recording got for one request (its ``errors:`` section): served
+    whenever a request's messages equal ``messages`` (and its model is ``model``, if set)."""
+
+    status: int
+    messages: tuple[Message, ...]
+    model: str | None = None
+    code: str | None = None
+    message: str | None = None
+    retry_after: int | None = None
+
+
+@dataclass(frozen=True)
 class Script:
-    """One script file: the models it names and its conversations in file order."""
+    """One script file: the models it names, its conversations in file order, the HTTP
+    errors it recorded, and ``notice``, why it answers nothing (no conversations)."""
 
     path: Path
     models: tuple[str, ...]
     conversations: tuple[Conversation, ...]
+    errors: tuple[RecordedError, ...] = ()
+    notice: str | None = None
+
+    @property
+    def workdir_paths(self) -> frozenset[str]:
+        """The first one to three folders of every ``${workdir}/…`` path the script names."""
+        found: set[str] = set()
+        for conversation in self.conversations:
+            for message in conversation.messages:
+                texts = [message.content or ""] + [c.arguments for c in message.tool_calls]
+                for match in _WORKDIR_PATH.finditer("\n".join(texts)):
+                    parts = match.group(1).split("/")
+                    found.update("/".join(parts[:n]) for n in range(1, min(len(parts), 3) + 1))
+        return frozenset(found)
 
 
 class _Located(dict[str, Any]):
@@ -97,22 +131,61 @@ def parse_script(text: str, path: Path) -> Script:
     if not isinstance(models, list) or not all(isinstance(m, str) for m in models):
         raise fail(data, "`models` must be a list of model names")
     conversations = data.get("conversations")
-    if not isinstance(conversations, list) or not conversations:
-        raise fail(data, "`conversations` must be a non-empty list")
-
+    if conversations is None:
+        conversations = []
+    if not isinstance(conversations, list):
+        raise fail(data, "`conversations` must be a list")
+    errors = data.get("errors") or []
+    if not isinstance(errors, list):
+        raise fail(data, "`errors` must be a list")
     result = []
     for index, conversation in enumerate(conversations):
         where = f"conversations[{index}]"
         if not isinstance(conversation, Mapping):
             raise fail(data, f"{where} must be a mapping with `messages`")
         _check_keys(conversation, {"messages"}, where, fail)
-        messages = conversation.get("messages")
-        if not isinstance(messages, list) or not messages:
-            raise fail(conversation, f"{where}.messages must be a non-empty list")
-        for number, message in enumerate(messages):
-            _check_message(message, f"{where}.messages[{number}]", conversation, fail)
+        messages = _checked_messages(conversation, where, fail)
         result.append(Conversation(index, normalize_messages(messages)))
-    return Script(path=path, models=tuple(models), conversations=tuple(result))
+    recorded = tuple(_recorded_error(e, f"errors[{n}]", data, fail) for n, e in enumerate(errors))
+    notice = None if result else NO_CONVERSATIONS
+    return Script(path, tuple(models), tuple(result), recorded, notice)
+
+
+def _checked_messages(parent: Mapping[str, Any], where: str, fail: _Fail) -> list[Any]:
+    messages = parent.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise fail(parent, f"{where}.messages must be a non-empty list")
+    for number, message in enumerate(messages):
+        _check_message(message, f"{where}.messages[{number}]", parent, fail)
+    return messages
+
+
+def _optional(entry: Mapping[str, Any], key: str, kind: type, where: str, fail: _Fail) -> Any:
+    value = entry.get(key)
+    if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
+        raise fail(entry, f"{where}.{key} must be {'a number' if kind is int else 'text'}")
+    return value
+
+
+def _recorded_error(entry: Any, where: str, parent: Any, fail: _Fail) -> RecordedError:
+    """One ``errors:`` entry: an HTTP status of 400-599 and the request's messages."""
+    if not isinstance(entry, Mapping):
+        raise fail(parent, f"{where} must be a mapping with `status` and `messages`")
+    _check_keys(entry, _ERROR_KEYS, where, fail)
+    status = entry.get("status")
+    if not isinstance(status, int) or isinstance(status, bool) or not 400 <= status <= 599:
+        raise fail(entry, f"{where}.status must be an HTTP error status (400-599)")
+    retry_after = _optional(entry, "retryAfterSeconds", int, where, fail)
+    if retry_after is not None and not 0 <= retry_after <= 86400:
+        raise fail(entry, f"{where}.retryAfterSeconds must be 0 to 86400 seconds")
+    return RecordedError(
+        status=status,
+        messages=normalize_messages(_checked_messages(entry, where, fail)),
+        model=_optional(entry, "model", str, where, fail),
+        code=_optional(entry, "code", str, where, fail),
+        message=_optional(entry, "message", str, where, fail),
+        retry_after=retry_after,
+    )
 
 
 def _check_keys(mapping: Mapping[str, Any], allowed: set[str], where: str, fail: _Fail) -> None:
@@ -174,7 +247,11 @@ def load_scripts(paths: Iterable[str | Path]) -> list[Script]:
             files = _script_files(path)
         except (OSError, ValueError) as error:
             raise ScriptError(path, None, f"cannot read the script: {_reason(error)}") from None
-        scripts.extend(load_script(file) for file in files)
+        for file in files:
+            script = load_script(file)
+            if script.notice is not None:
+                _log.warning("%s: %s", file, script.notice)
+            scripts.append(script)
     return scripts
 
 

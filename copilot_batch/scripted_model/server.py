@@ -46,14 +46,21 @@ import anyio.abc
 from aiohttp import web
 
 from ..errors import ModelServerError
-from .matcher import Diagnosis, find_reply
-from .normalize import Message, expand_reply, normalize_messages, working_directory
-from .script import Script
+from .matcher import Diagnosis, Match, find_error, find_reply
+from .normalize import (
+    Message,
+    background_agent_ids,
+    expand_reply,
+    normalize_messages,
+    working_directory,
+)
+from .script import RecordedError, Script
 
 FaultKind = Literal["rate_limit", "server_error", "hang", "disconnect", "malformed"]
 _FAULT_KINDS: tuple[str, ...] = get_args(FaultKind)
 _CHUNK = 40  # characters of content or arguments per streamed chunk
 _SHUTDOWN_TIMEOUT = 1.0  # seconds stop() lets an unfinished reply run before cancelling it
+ROOT_LEVELS = 3  # how far above a session's working directory its recording's root may be
 
 
 @dataclass(frozen=True)
@@ -192,6 +199,11 @@ class ScriptedModel:
     ``barrier`` holds every reply until that many chat requests are open at once, then
     lets them all go (and every later one): a test of concurrency waits for the barrier
     instead of timing the run, and a run that cannot reach it never ends.
+
+    ``${workdir}`` binds to the recording's root, as the SDK's replaying proxy has it:
+    ``root`` when given; else the session's working directory, or the parent (up to
+    :data:`ROOT_LEVELS` up) that a script names it under (``${workdir}/subproject/…``
+    for a session in ``…/subproject``).
     """
 
     def __init__(
@@ -203,10 +215,15 @@ class ScriptedModel:
         host: str = "127.0.0.1",
         port: int = 0,
         barrier: int | None = None,
+        root: str | Path | None = None,
     ) -> None:
         if barrier is not None and barrier < 1:
             raise ValueError("a barrier holds replies until at least one request is open")
         self.scripts = tuple(scripts)
+        self.root = str(root).rstrip("/") or "/" if root is not None else None
+        self._mentioned = frozenset(
+            path for script in self.scripts for path in script.workdir_paths
+        )
         self.models = tuple(dict.fromkeys(m for s in self.scripts for m in s.models))
         self.latency = latency
         self.faults = tuple(faults)
@@ -239,6 +256,21 @@ class ScriptedModel:
     def requests(self) -> list[RequestRecord]:
         """Every chat request so far, in arrival order (a copy)."""
         return list(self._records)
+
+    @property
+    def notices(self) -> list[str]:
+        """Why a script answers nothing: ``PATH: notice`` for each that has one."""
+        return [f"{s.path}: {s.notice}" for s in self.scripts if s.notice is not None]
+
+    def recording_root(self, workdir: str | None) -> str | None:
+        """What ``${workdir}`` stands for in a session working in ``workdir``."""
+        if self.root is not None or workdir is None:
+            return self.root or workdir
+        path = Path(workdir)
+        for level, parent in enumerate(path.parents[:ROOT_LEVELS], start=1):
+            if "/".join(path.parts[-level:]) in self._mentioned:
+                return str(parent)
+        return workdir
 
     @property
     def peak_in_flight(self) -> int:
@@ -349,8 +381,9 @@ class ScriptedModel:
         try:
             body = json.loads(text)
             raw = body["messages"]
-            workdir = working_directory(raw)
+            workdir = self.recording_root(working_directory(raw))
             normalised = normalize_messages(raw, workdir)
+            agent_ids = background_agent_ids(raw)
         except (ValueError, KeyError, TypeError, AttributeError) as error:
             message = f"not a chat-completions request: {error!r}"
             self._update(position, error=message)
@@ -373,14 +406,30 @@ class ScriptedModel:
         if fault is not None:
             self._update(position, fault=fault.kind)
             return await self._fail(fault, request, position, streaming)
-        found = find_reply(self.scripts, normalised)
+        model = str(body.get("model", ""))
+        found = find_error(self.scripts, normalised, model) or find_reply(self.scripts, normalised)
+        if isinstance(found, RecordedError):
+            self._update(position, error=f"the recorded HTTP {found.status}")
+            return _recorded_error(found)
         if isinstance(found, Diagnosis):
             self._update(position, error=str(found))
             return _error(400, str(found), "invalid_request_error", "no_scripted_reply")
-        self._update(position, script=found.script, conversation=found.conversation)
+        return await self._reply(request, position, body, text, found, workdir, agent_ids)
 
-        reply = expand_reply(found.reply, workdir)
+    async def _reply(
+        self,
+        request: web.Request,
+        position: int,
+        body: Any,
+        text: str,
+        found: Match,
+        workdir: str | None,
+        agent_ids: dict[str, str],
+    ) -> web.StreamResponse:
+        self._update(position, script=found.script, conversation=found.conversation)
+        reply = expand_reply(found.reply, workdir, agent_ids)
         model = str(body.get("model", ""))
+        streaming = body.get("stream") is True
         completion_id = f"chatcmpl-scripted-{position}"
         usage = estimate_usage(len(text), reply)
         if not streaming:
@@ -416,6 +465,14 @@ class ScriptedModel:
         await response.write(_CUT_SSE if streaming else _CUT_JSON)
         self._update(position, error="the connection was dropped mid-reply")
         return _drop(request, response)
+
+
+def _recorded_error(error: RecordedError) -> web.Response:
+    """A recorded HTTP error as the SDK's proxy replays it (OpenAI's error shape)."""
+    kind = error.code or "rate_limited"
+    message = error.message or "Rate limited by the recording"
+    headers = {} if error.retry_after is None else {"retry-after": str(error.retry_after)}
+    return _error(error.status, message, kind, kind, **headers)
 
 
 async def _open(request: web.Request, streaming: bool) -> web.StreamResponse:

@@ -229,3 +229,79 @@ def test_canonical_form_sorts_keys_and_omits_empty_fields() -> None:
     message = Message("tool", "ok", tool_call_id="toolcall_0")
     assert message.canonical() == '{"content":"ok","role":"tool","tool_call_id":"toolcall_0"}'
     assert Message("assistant").to_json() == {"role": "assistant"}
+
+
+def test_background_agents_are_named_as_their_task_calls_named_them() -> None:
+    from copilot_batch.scripted_model.normalize import background_agent_ids, expand_reply
+
+    started = (
+        "Agent started in background with agent_id: agent-7f3a. You'll be notified when it "
+        "completes. Tell the user you're waiting and end your response, or continue unrelated "
+        "work until notified. (extra)"
+    )
+
+    def call(name: str, arguments: str, number: int) -> dict[str, object]:
+        function = {"name": name, "arguments": arguments}
+        return {"role": "assistant", "tool_calls": [{"id": f"c{number}", "function": function}]}
+
+    raw = [
+        {"role": "user", "content": "go"},
+        call("task", '{"name": "scout", "prompt": "look"}', 1),
+        {"role": "tool", "tool_call_id": "c1", "content": started},
+        call("read_agent", '{"agent_id": "agent-7f3a"}', 2),
+        {"role": "tool", "tool_call_id": "c2", "content": "agent-7f3a: done, elapsed: 12.5s"},
+    ]
+    messages = normalize_messages(raw)
+    assert messages[2].content is not None and "agent_id: scout." in messages[2].content
+    assert messages[2].content.endswith("until notified.")
+    assert messages[3].tool_calls[0].arguments == '{"agent_id":"scout"}'
+    assert messages[4].content == "scout: done, elapsed: 0s"
+    ids = background_agent_ids(raw)
+    assert ids == {"scout": "agent-7f3a"}
+    reply = expand_reply(messages[3], None, ids)
+    assert reply.tool_calls[0].arguments == '{"agent_id":"agent-7f3a"}'
+
+
+@pytest.mark.parametrize(
+    ("text", "normal"),
+    [
+        ("[[PLAN]] Make a plan.", "Make a plan."),
+        (
+            'Agent "scout" (agent-1) has finished processing and is now idle. Use read_agent '
+            'with agent_id "agent-1" to read the results, or write_agent to send follow-up '
+            "messages.",
+            'Agent "scout" (agent-1) has completed successfully. Use read_agent with agent_id '
+            '"scout" to retrieve the full results.',
+        ),
+    ],
+)
+def test_user_messages_lose_the_plan_prefix_and_one_notice_wording(text: str, normal: str) -> None:
+    from copilot_batch.scripted_model.normalize import normalize_user_text
+
+    assert normalize_user_text(text) == normal
+
+
+@pytest.mark.parametrize(
+    ("text", "normal"),
+    [
+        (
+            "To get started with GitHub CLI, please run:  gh auth login\n"
+            "Alternatively, populate the GH_TOKEN environment variable with a GitHub API "
+            "authentication token.\n<exited with exit code 4>",
+            "${gh_auth_required}\n<exited with exit code 4>",
+        ),
+        (
+            "HTTP 401: Requires authentication (https://api.github.com/graphql)\nmore\n"
+            "<exited with exit code 1>",
+            "${gh_auth_required}\n<exited with exit code 4>",
+        ),
+        (
+            "Agent is idle (waiting for messages). agent_id: a, total_turns: 3",
+            "Agent completed. agent_id: a, total_turns: 0, duration: 0s",
+        ),
+    ],
+)
+def test_sign_in_messages_and_read_agent_reports_normalise(text: str, normal: str) -> None:
+    from copilot_batch.scripted_model.normalize import normalize_tool_result
+
+    assert normalize_tool_result(text) == normal

@@ -86,12 +86,28 @@ def test_yaml_syntax_error_names_file_and_line(tmp_path: Path) -> None:
     ("text", "line", "message"),
     [
         ("- just\n- a list\n", None, "a script is a mapping with `models` and `conversations`"),
-        ("models: [a]\n", 1, "`conversations` must be a non-empty list"),
+        ("models: [a]\nconversations: {}\n", 1, "`conversations` must be a list"),
+        (
+            "errors: [{status: 200, messages: []}]\n",
+            1,
+            "errors[0].status must be an HTTP error status (400-599)",
+        ),
+        (
+            "errors: [{status: 429, messages: []}]\n",
+            1,
+            "errors[0].messages must be a non-empty list",
+        ),
+        (
+            "errors:\n  - status: 429\n    retryAfterSeconds: soon\n    messages: [{role: user}]\n",
+            2,
+            "errors[0].retryAfterSeconds must be a number",
+        ),
         ("models: a\nconversations: []\n", 1, "`models` must be a list of model names"),
         (
             "conversation: []\n",
             1,
-            "the script has unknown key `conversation` (expected `conversations`, `models`)",
+            "the script has unknown key `conversation` "
+            "(expected `conversations`, `errors`, `models`)",
         ),
         (
             "conversations:\n  - messages:\n      - role: user\n        content: hi\n"
