@@ -177,10 +177,12 @@ def test_only_that_matches_nothing_exits_2(tmp_path: Path) -> None:
 
 def test_bad_replay_script_exits_2(tmp_path: Path) -> None:
     job = write_job(tmp_path, GREETING_JOB)
-    script = write_job(tmp_path, "models: [gpt-4.1]\nconversations: []\n", "empty.yaml")
+    # A script without conversations loads with a notice; one whose conversations are no
+    # list cannot load.
+    script = write_job(tmp_path, "models: [gpt-4.1]\nconversations: {a: 1}\n", "bad.yaml")
     result = CliRunner().invoke(main, ["run", str(job), "--replay", str(script)])
     assert result.exit_code == 2
-    assert f"{script}:1: `conversations` must be a non-empty list" in result.stderr
+    assert f"{script}:1: `conversations` must be a list" in result.stderr
 
 
 @pytest.mark.cli
