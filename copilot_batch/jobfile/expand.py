@@ -12,10 +12,11 @@ from typing import Any
 
 from copilot import Tool
 
-from ..errors import JobFileError, ToolImportError
+from ..errors import HookImportError, JobFileError, ToolImportError
 from . import files
 from .custom_tools import import_attribute, tools_from
 from .durations import parse_duration
+from .hooks import HOOK_KINDS, hook_function, hook_secrets, imported
 from .located_yaml import LocatedDocument, shown
 from .matrix import Matrix, read_matrix
 from .model import (
@@ -25,6 +26,7 @@ from .model import (
     DEFAULT_TIMEOUT_SECONDS,
     MAX_TASKS_LIMIT,
     CustomToolRef,
+    HookRef,
     JobSpec,
     PermissionPolicy,
     SandboxPolicy,
@@ -127,6 +129,7 @@ class _JobExpander:
         self.combinations: dict[int, list[dict[str, Any]]] = {}
         self.imported: dict[str, Any] = {}
         self.made_tools: dict[tuple[str, str, Path], tuple[Tool, ...]] = {}
+        self.imported_hooks: dict[str, Any] = {}
         self.templates = Templates()
 
     def matrix_of(self, index: int, raw_task: dict[str, Any]) -> Matrix:
@@ -259,7 +262,55 @@ class _JobExpander:
             return None
         tools = self._task_tools(entry, shared, values, working_directory)
         task = self._task_spec(entry, shared, texts, values, working_directory, tools)
-        return self._with_inputs(task, entry, values)
+        with_inputs = self._with_inputs(task, entry, values)
+        return None if with_inputs is None else self._with_handlers(with_inputs, entry, values)
+
+    def _with_handlers(
+        self, task: TaskSpec, entry: _Entry, values: Mapping[str, Any]
+    ) -> TaskSpec | None:
+        """The task with its ``hooks`` (whose secrets join the task's) and its ``ask_user``
+        answer rendered; ``None`` when one of them has a problem (reported)."""
+        hooks = self._hooks(entry, values, task)
+        answer = None
+        if "ask_user" in entry.options:
+            source = entry.options["ask_user"]["answer"]
+            answer = self._render(source, (*entry.origin("ask_user"), "answer"), values)
+            if answer is None:
+                return None
+        if hooks is None:
+            return None
+        secrets = (*task.secrets, *(s for ref in hooks for s in hook_secrets(ref.handler)))
+        return dataclasses.replace(task, hooks=hooks, ask_user_answer=answer, secrets=secrets)
+
+    def _hooks(
+        self, entry: _Entry, values: Mapping[str, Any], task: TaskSpec
+    ) -> tuple[HookRef, ...] | None:
+        """The task's hook functions, kind by kind; ``None`` if an entry gave none."""
+        raw, where = entry.options.get("hooks", {}), entry.origin("hooks")
+        context = {"working_directory": task.working_directory, "task_id": task.id}
+        refs: list[HookRef] = []
+        failed = False
+        for kind in (kind for kind in HOOK_KINDS if kind in raw):
+            for index, item in enumerate(raw[kind]):
+                item_where: Where = (*where, kind, index)
+                import_path = item if isinstance(item, str) else item["use"]
+                options = None
+                if isinstance(item, dict) and "with" in item:
+                    options = self._render_data(item["with"], (*item_where, "with"), values)
+                    if options is None:
+                        failed = True
+                        continue
+                try:
+                    if import_path not in self.imported_hooks:
+                        self.imported_hooks[import_path] = imported(import_path, self.path.parent)
+                    value = self.imported_hooks[import_path]
+                    handler = hook_function(value, import_path, options, context)
+                except HookImportError as exc:
+                    self.problems.add(item_where, str(exc))
+                    failed = True
+                    continue
+                refs.append(HookRef(kind, import_path, handler, options))
+        return None if failed else tuple(refs)
 
     def _with_inputs(
         self, task: TaskSpec, entry: _Entry, values: Mapping[str, Any]
