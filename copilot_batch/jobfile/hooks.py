@@ -52,7 +52,7 @@ def hook_function(
     if not callable(value):
         raise HookImportError(f"{import_path!r} is not a function (it is {type(value).__name__})")
     if options is None:
-        return _checked(value, import_path)
+        return _checked(value, repr(import_path))
     parameters = _parameters(value)
     arguments = {**options, **{key: item for key, item in context.items() if key in parameters}}
     try:
