@@ -130,7 +130,8 @@ async def test_a_chain_passes_changes_on_and_stops_at_a_denial() -> None:
     [
         ("pre_tool_use", {"permissionDecision": "deny",
                           "permissionDecisionReason": "a hook of the job file failed (m:0)"}),
-        ("post_tool_use", {"modifiedResult": {"textResultForLlm": WITHHELD, "resultType": "failure"}}),
+        ("post_tool_use", {"modifiedResult": {"textResultForLlm": WITHHELD,
+                                              "resultType": "failure"}}),
         ("session_start", None),
     ],
 )  # fmt: skip
@@ -144,7 +145,7 @@ async def test_a_hook_that_raises_is_made_safe_and_fails_the_task(
     [chain] = hooks.session_hooks().values()
     assert await chain({"toolName": "t"}, INVOCATION) == expected
     assert [(d.decision, d.reason) for d in decisions] == [("raised", "KeyError: 'toolArgs'")]
-    with pytest.raises(HookFailed, match="hook .* m:0 raised KeyError"):
+    with pytest.raises(HookFailed, match=r"hook .* m:0 raised KeyError"):
         hooks.raise_failure()
 
 

@@ -38,7 +38,8 @@ def folder(tmp_path: Path) -> Path:
 
 def job(options: str) -> str:
     body = textwrap.indent(textwrap.dedent(options).strip(), "    ")
-    return f"version: 1\ntasks:\n  - id: t-{{{{ n }}}}\n    prompt: go\n    matrix: {{n: [1, 2]}}\n{body}\n"
+    head = "version: 1\ntasks:\n  - id: t-{{ n }}\n    prompt: go\n    matrix: {n: [1, 2]}\n"
+    return f"{head}{body}\n"
 
 
 def test_hooks_are_imported_factories_called_and_their_secrets_kept(folder: Path) -> None:
@@ -102,7 +103,8 @@ def test_without_hooks_or_ask_user_the_spec_says_nothing_of_them(folder: Path) -
             "must not be empty",
         ),
         (
-            "hooks: {pre_tool_use: [{use: copilot_batch.hooks:redact_secrets, with: {env: [NOPE_X]}}]}",
+            "hooks: {pre_tool_use: [{use: copilot_batch.hooks:redact_secrets, "
+            "with: {env: [NOPE_X]}}]}",
             "6:28: $.tasks[0].hooks.pre_tool_use[0]: hook factory "
             "'copilot_batch.hooks:redact_secrets': environment variable(s) not set: NOPE_X",
         ),
