@@ -16,6 +16,7 @@
      │    ├── OptionError             a command-line option that cannot be used as given
      │    ├── ScriptError             a scripted-model script could not be loaded
      │    ├── ToolImportError         a tools.custom entry gives no tools (becomes a JobFileError)
+     │    ├── HookImportError         a hooks entry gives no hook function (becomes a JobFileError)
      │    └── SkillError              a skills directory the CLI cannot use (becomes a JobFileError)
      ├── SetupError                   the environment cannot run tasks; exit code 2
      │    ├── CliNotFoundError        no Copilot CLI binary was found
@@ -31,6 +32,7 @@
      └── TaskFailure                  why a task did not end ok; recorded, never raised out of a run
           ├── TaskTimeout             the task's wall-clock limit expired
           ├── LimitExceeded           the attempt spent more than one of the task's limits
+          ├── HookFailed              a job file's hook raised while the session ran
           ├── SessionError            the session reported session.error
           ├── CliProcessExited        the Copilot CLI process died while the task ran
           ├── TaskCancelled           the run stopped before the task finished (or started)
@@ -240,6 +242,10 @@ class ToolImportError(InvalidInputError):
     """A ``tools.custom`` entry that gives no tools; the loader reports it at the entry."""
 
 
+class HookImportError(InvalidInputError):
+    """A ``hooks`` entry that gives no hook function; the loader reports it at the entry."""
+
+
 class SkillError(InvalidInputError):
     """A skills directory or skill folder the CLI could not use; the message says why."""
 
@@ -445,6 +451,21 @@ class LimitExceeded(TaskFailure):
             f"limits.{self.limit} of {_number(self.maximum)} crossed "
             f"({_number(self.value)}); the session was aborted"
         )
+
+
+class HookFailed(TaskFailure):
+    """A hook of the job file (``kind``, ``handler``: its import path) raised ``error``
+    (its type and message). The tool call it was asked about was denied, or its result
+    withheld; the turn went on and the task then ended ``failed``."""
+
+    def __init__(self, kind: str, handler: str, error: str) -> None:
+        self.kind = kind
+        self.handler = handler
+        self.error = error
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        return f"hook {self.kind} {self.handler} raised {self.error}"
 
 
 def _number(value: float) -> str:

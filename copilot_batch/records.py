@@ -85,6 +85,7 @@ class Decision:
     action: PermissionAction
     rule: str  # "rules[2]", "default", a shorthand, or OUTSIDE_WORKING_DIRECTORY
     resolved_path: str | None = None
+    feedback: str | None = None  # the deny rule's own feedback (NO_FEEDBACK: none)
 
 
 @dataclass(frozen=True)
@@ -107,6 +108,8 @@ class AuditEntry:
             record["resolved_path"] = self.decision.resolved_path
         if self.target.tool_call_id is not None:
             record["tool_call_id"] = self.target.tool_call_id
+        if self.decision.feedback is not None:
+            record["feedback"] = self.decision.feedback
         return record
 
 
@@ -135,6 +138,50 @@ class SandboxDenial:
         }
 
 
+@dataclass(frozen=True)
+class HookDecision:
+    """One decision of a job file's hook that changed something (or a hook that raised),
+    as recorded in events.jsonl and result.json. ``decision``: ``allow``, ``deny``,
+    ``modify_arguments``, ``modify_result``, ``modify_prompt``, ``block``, ``add_context``,
+    ``error_handling``, ``suppress_output`` or ``raised``; ``reason``: the hook's words (or
+    the exception)."""
+
+    at: datetime
+    hook: str  # the kind: pre_tool_use, post_tool_use...
+    handler: str  # its import path
+    decision: str
+    tool: str | None = None
+    reason: str | None = None
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "at": self.at.isoformat(),
+            "hook": self.hook,
+            "handler": self.handler,
+            "decision": self.decision,
+            "tool": self.tool,
+            "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True)
+class UserQuestion:
+    """A question the agent asked with the ``ask_user`` tool, and the job file's answer."""
+
+    at: datetime
+    question: str
+    choices: tuple[str, ...]
+    answer: str
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "at": self.at.isoformat(),
+            "question": self.question,
+            "choices": list(self.choices),
+            "answer": self.answer,
+        }
+
+
 @dataclass
 class TaskResult:
     """One task's outcome. ``to_record`` gives the JSON written to disk."""
@@ -157,6 +204,9 @@ class TaskResult:
     permission_audit: list[AuditEntry] = field(default_factory=list)
     # Every access the OS sandbox refused a command, in order.
     sandbox_audit: list[SandboxDenial] = field(default_factory=list)
+    # Every hook decision that changed something, and every question answered, in order.
+    hook_audit: list[HookDecision] = field(default_factory=list)
+    questions: list[UserQuestion] = field(default_factory=list)
     # Why the task did not end ok; written as error, error_type and status_code.
     failure: TaskFailure | None = None
     session_id: str | None = None
@@ -259,6 +309,8 @@ class TaskResult:
             "ai_credits": self.ai_credits,
             "permission_denials": self.permission_denials,
             "sandbox_denials": self.sandbox_denials,
+            "hook_decisions": len(self.hook_audit),
+            "questions": len(self.questions),
             "error": self.error,
             "error_type": self.error_type,
             "attempt": self.attempt,
@@ -280,6 +332,8 @@ class TaskResult:
             record["session_id"] = self.session_id
             record["permission_audit"] = [entry.to_record() for entry in self.permission_audit]
             record["sandbox_audit"] = [entry.to_record() for entry in self.sandbox_audit]
+            record["hook_audit"] = [entry.to_record() for entry in self.hook_audit]
+            record["question_audit"] = [entry.to_record() for entry in self.questions]
             record["workspace"] = self.workspace
             record["status_code"] = self.status_code
             # A reused task made no attempt in this run.

@@ -12,11 +12,12 @@ from typing import Any
 
 from copilot import Tool
 
-from ..errors import JobFileError, ToolImportError
+from ..errors import HookImportError, JobFileError, ToolImportError
 from . import files
 from .agents import AgentReader, agent_choice
 from .custom_tools import import_attribute, tools_from
 from .durations import parse_duration
+from .hooks import HOOK_KINDS, hook_function, hook_secrets, imported
 from .located_yaml import LocatedDocument, shown
 from .matrix import Matrix, read_matrix
 from .model import (
@@ -26,6 +27,7 @@ from .model import (
     DEFAULT_TIMEOUT_SECONDS,
     MAX_TASKS_LIMIT,
     CustomToolRef,
+    HookRef,
     JobSpec,
     PermissionPolicy,
     SandboxPolicy,
@@ -129,6 +131,7 @@ class _JobExpander:
         self.combinations: dict[int, list[dict[str, Any]]] = {}
         self.imported: dict[str, Any] = {}
         self.made_tools: dict[tuple[str, str, Path], tuple[Tool, ...]] = {}
+        self.imported_hooks: dict[str, Any] = {}
         self.templates = Templates()
         self.agent_reader = AgentReader(path.parent, self.problems)
 
@@ -263,7 +266,8 @@ class _JobExpander:
         tools = self._task_tools(entry, shared, values, working_directory)
         task = self._task_spec(entry, shared, texts, values, working_directory, tools)
         with_inputs = self._with_inputs(task, entry, values)
-        return None if with_inputs is None else self._with_agents(with_inputs, entry, values)
+        with_agents = None if with_inputs is None else self._with_agents(with_inputs, entry, values)
+        return None if with_agents is None else self._with_handlers(with_agents, entry, values)
 
     def _with_agents(
         self, task: TaskSpec, entry: _Entry, values: Mapping[str, Any]
@@ -308,6 +312,53 @@ class _JobExpander:
                 sections,
             ),
         )
+
+    def _with_handlers(
+        self, task: TaskSpec, entry: _Entry, values: Mapping[str, Any]
+    ) -> TaskSpec | None:
+        """The task with its ``hooks`` (whose secrets join the task's) and its ``ask_user``
+        answer rendered; ``None`` when one of them has a problem (reported)."""
+        hooks = self._hooks(entry, values, task)
+        answer = None
+        if "ask_user" in entry.options:
+            source = entry.options["ask_user"]["answer"]
+            answer = self._render(source, (*entry.origin("ask_user"), "answer"), values)
+            if answer is None:
+                return None
+        if hooks is None:
+            return None
+        secrets = (*task.secrets, *(s for ref in hooks for s in hook_secrets(ref.handler)))
+        return dataclasses.replace(task, hooks=hooks, ask_user_answer=answer, secrets=secrets)
+
+    def _hooks(
+        self, entry: _Entry, values: Mapping[str, Any], task: TaskSpec
+    ) -> tuple[HookRef, ...] | None:
+        """The task's hook functions, kind by kind; ``None`` if an entry gave none."""
+        raw, where = entry.options.get("hooks", {}), entry.origin("hooks")
+        context = {"working_directory": task.working_directory, "task_id": task.id}
+        refs: list[HookRef] = []
+        failed = False
+        for kind in (kind for kind in HOOK_KINDS if kind in raw):
+            for index, item in enumerate(raw[kind]):
+                item_where: Where = (*where, kind, index)
+                import_path = item if isinstance(item, str) else item["use"]
+                options = None
+                if isinstance(item, dict) and "with" in item:
+                    options = self._render_data(item["with"], (*item_where, "with"), values)
+                    if options is None:
+                        failed = True
+                        continue
+                try:
+                    if import_path not in self.imported_hooks:
+                        self.imported_hooks[import_path] = imported(import_path, self.path.parent)
+                    value = self.imported_hooks[import_path]
+                    handler = hook_function(value, import_path, options, context)
+                except HookImportError as exc:
+                    self.problems.add(item_where, str(exc))
+                    failed = True
+                    continue
+                refs.append(HookRef(kind, import_path, handler, options))
+        return None if failed else tuple(refs)
 
     def _with_inputs(
         self, task: TaskSpec, entry: _Entry, values: Mapping[str, Any]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -14,6 +14,9 @@ from copilot import Tool
 from ..redact import MASK
 
 PermissionAction = Literal["allow", "deny"]
+# A permission rule's ``feedback: none``: the request is rejected with no words, which ends
+# the agent's turn.
+NO_FEEDBACK = "none"
 WorkspaceMode = Literal["shared", "copy", "git-worktree"]
 
 DEFAULT_TIMEOUT_SECONDS = 30 * 60.0
@@ -50,6 +53,22 @@ class CustomToolRef:
 
 
 @dataclass(frozen=True)
+class HookRef:
+    """One ``hooks`` entry: the SDK hook it serves (``pre_tool_use``…), its import path (with
+    a factory's options) and the function it gave."""
+
+    kind: str
+    import_path: str
+    handler: Callable[..., Any] = field(compare=False, repr=False)
+    options: Mapping[str, Any] | None = None
+
+    def describe(self) -> str | dict[str, Any]:
+        if self.options is None:
+            return self.import_path
+        return {"use": self.import_path, "with": dict(self.options)}
+
+
+@dataclass(frozen=True)
 class PermissionRule:
     """One rule of a permission policy. Empty pattern tuples match anything of the kind."""
 
@@ -61,12 +80,16 @@ class PermissionRule:
     hosts: tuple[str, ...] = ()
     tools: tuple[str, ...] = ()
     servers: tuple[str, ...] = ()
+    # What a denied agent is told instead of the default words; NO_FEEDBACK: a plain reject.
+    feedback: str | None = None
 
     def describe(self) -> dict[str, Any]:
         record: dict[str, Any] = {"kind": self.kind, "action": self.action}
         for key in ("paths", "commands", "hosts", "tools", "servers"):
             if getattr(self, key):
                 record[key] = list(getattr(self, key))
+        if self.feedback is not None:
+            record["feedback"] = self.feedback
         return record
 
 
@@ -197,6 +220,8 @@ class TaskSpec:
     agent: str | None = None  # the agent that runs the task; None: the CLI's own
     reasoning_effort: str | None = None
     instruction_directories: tuple[Path, ...] = ()
+    hooks: tuple[HookRef, ...] = ()  # in the job file's order, kind by kind
+    ask_user_answer: str | None = None  # None: the ask_user tool is not offered
     # Credential values in provider and mcp_servers; they must never be written anywhere.
     secrets: tuple[str, ...] = field(default=(), compare=False, repr=False)
 
@@ -234,7 +259,17 @@ class TaskSpec:
             "agent": self.agent,
             "reasoning_effort": self.reasoning_effort,
             "instruction_directories": [str(path) for path in self.instruction_directories],
+            **self._handlers(),
         }
+
+    def _handlers(self) -> dict[str, Any]:
+        """``hooks`` and ``ask_user`` when set (absent otherwise: spec hashes stay as they were)."""
+        handlers: dict[str, Any] = {}
+        for ref in self.hooks:
+            handlers.setdefault("hooks", {}).setdefault(ref.kind, []).append(ref.describe())
+        if self.ask_user_answer is not None:
+            handlers["ask_user"] = {"answer": self.ask_user_answer}
+        return handlers
 
     def _masked(self, value: Any) -> Any:
         """A copy of JSON-like ``value`` with every secret string replaced by ``***``."""

@@ -188,12 +188,19 @@ def permission_policy(
                     f"a {kind!r} rule has no {key!r}; it takes {fits}",
                     of_key=True,
                 )
+        if "feedback" in rule and rule["action"] != "deny":
+            problems.add(
+                (*where, "rules", index, "feedback"),
+                "only a deny rule has feedback: it is what the agent is told on denial",
+                of_key=True,
+            )
         rules.append(
             PermissionRule(
                 name=f"rules[{index}]",
                 kind=kind,
                 action=cast(PermissionAction, rule["action"]),
                 **{key: tuple(rule[key]) for key in allowed if key in rule},
+                feedback=rule.get("feedback"),
             )
         )
     return PermissionPolicy(

@@ -104,6 +104,16 @@ _SANDBOX_DENIAL = {
     "required": ["denial", "confidence", "reported_by"],
     "properties": {key: _TEXT for key in ("denial", "confidence", "reported_by")},
 }
+_HOOK_DECISION = {
+    "type": "object",
+    "required": ["hook", "handler", "decision"],
+    "properties": {key: _TEXT for key in ("hook", "handler", "decision")},
+}
+_QUESTION = {
+    "type": "object",
+    "required": ["question", "answer"],
+    "properties": {"question": _TEXT, "answer": _TEXT, "choices": {"type": "array"}},
+}
 # A task as run.json lists it; result.json adds the expanded spec, audit and workspace.
 TASK_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -124,6 +134,8 @@ TASK_SCHEMA: dict[str, Any] = {
         "ai_credits": _nullable({"type": "number", "minimum": 0}),
         "permission_denials": _COUNT,
         "sandbox_denials": _COUNT,
+        "hook_decisions": _COUNT,
+        "questions": _COUNT,
         "error": _nullable(_TEXT),
         "error_type": _nullable(_TEXT),
         "attempt": _COUNT,
@@ -142,6 +154,8 @@ TASK_SCHEMA: dict[str, Any] = {
         "session_id": _nullable(_TEXT),
         "permission_audit": {"type": "array", "items": _AUDIT_ENTRY},
         "sandbox_audit": {"type": "array", "items": _SANDBOX_DENIAL},
+        "hook_audit": {"type": "array", "items": _HOOK_DECISION},
+        "question_audit": {"type": "array", "items": _QUESTION},
         "workspace": _nullable(
             {"type": "object", "required": ["patch_root"], "properties": {"patch_root": _TEXT}}
         ),

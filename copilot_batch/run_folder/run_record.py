@@ -25,6 +25,8 @@ def totals(tasks: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         "reused": sum(1 for task in tasks if task.get("reused_from")),
         # Runs made before the sandbox existed have no count.
         "sandbox_denials": sum(task.get("sandbox_denials", 0) for task in tasks),
+        "hook_decisions": sum(task.get("hook_decisions", 0) for task in tasks),
+        "questions": sum(task.get("questions", 0) for task in tasks),
     }
 
 

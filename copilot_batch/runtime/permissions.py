@@ -20,7 +20,7 @@ from copilot.generated.rpc import PermissionDecisionApproveOnce, PermissionDecis
 from copilot.session import PermissionInvocation, PermissionRequestResult
 from wcmatch import glob
 
-from ..jobfile.model import PermissionPolicy, PermissionRule
+from ..jobfile.model import NO_FEEDBACK, PermissionPolicy, PermissionRule
 from ..records import AuditEntry, Decision, PermissionTarget
 
 PermissionCallback = Callable[[PermissionRequest, PermissionInvocation], PermissionRequestResult]
@@ -81,7 +81,7 @@ def decide(policy: PermissionPolicy, target: PermissionTarget, working_directory
             inside = os.path.relpath(resolved, root)
     for rule in policy.rules:
         if rule.kind == target.kind and _matches(rule, target, resolved, inside):
-            return Decision(rule.action, rule.name, resolved)
+            return Decision(rule.action, rule.name, resolved, rule.feedback)
     if resolved is not None and inside is None:
         return Decision("deny", OUTSIDE_WORKING_DIRECTORY, resolved)
     return Decision(policy.default, policy.shorthand or "default", resolved)
@@ -135,8 +135,16 @@ def permission_handler(
         on_decision(AuditEntry(datetime.now(UTC), target, decision))
         if decision.action == "allow":
             return PermissionDecisionApproveOnce()
-        return PermissionDecisionReject(
-            feedback=f"denied by the job's permission policy ({decision.rule})"
-        )
+        return PermissionDecisionReject(feedback=denial_feedback(decision))
 
     return answer
+
+
+def denial_feedback(decision: Decision) -> str | None:
+    """What the agent is told of a denial: the rule's ``feedback``, none for a plain
+    reject (which ends its turn), else the default words naming the rule."""
+    if decision.feedback == NO_FEEDBACK:
+        return None
+    if decision.feedback is not None:
+        return decision.feedback
+    return f"denied by the job's permission policy ({decision.rule})"

@@ -33,10 +33,20 @@ from ..errors import (
     TaskTimeout,
 )
 from ..jobfile import TaskLimits, TaskSpec
-from ..records import AuditEntry, SandboxDenial, TaskResult, TaskStatus, Usage
+from ..records import (
+    AuditEntry,
+    HookDecision,
+    SandboxDenial,
+    TaskResult,
+    TaskStatus,
+    Usage,
+    UserQuestion,
+)
 from ..run_folder.events import EventSink
 from .agent_options import agent_session_options
+from .ask_user import answering
 from .budgets import NANO, crossed
+from .hooks import TaskHooks
 from .permissions import permission_handler
 from .sandbox import SandboxWatch, sandbox_config
 from .session_files import SessionFiles
@@ -153,6 +163,9 @@ class _SessionObserver:
 # and for the accesses the OS sandbox refused.
 PERMISSION_EVENT = "copilot_batch.permission"
 SANDBOX_DENIAL_EVENT = "copilot_batch.sandbox_denial"
+# ...and for its hooks' decisions, and the questions the agent asked (ask_user).
+HOOK_EVENT = "copilot_batch.hook"
+QUESTION_EVENT = "copilot_batch.question"
 
 
 def session_options(
@@ -312,10 +325,16 @@ class TaskSession:
         if "sandbox_config" in options:
             denied = options["sandbox_config"].user_policy.filesystem.denied_paths
             observer.watchers.append(SandboxWatch(denied, self._on_sandbox_denial))
+        hooks = TaskHooks(task.hooks, self._on_hook)
+        if task.hooks:
+            options["hooks"] = hooks.session_hooks()
+        if task.ask_user_answer is not None:
+            options["on_user_input_request"] = answering(task.ask_user_answer, self._on_question)
         session = self._session = await self._client.create_session(**options)
         self.result.session_id = session.session_id
         self._unsubscribe = session.on(observer)
         await observer.turn(session, task.prompt)
+        hooks.raise_failure()
         if task.output_schema is not None and observer.error is None:
             self.result.output = await _checked_output(session, observer, task.output_schema)
 
@@ -330,6 +349,18 @@ class TaskSession:
             decision=record["decision"],
             rule=record["rule"],
         )
+
+    def _on_hook(self, decision: HookDecision) -> None:
+        record = decision.to_record()
+        self.result.hook_audit.append(decision)
+        self._sink.emit({"type": HOOK_EVENT, "data": record})
+        self._log.info(
+            "hook", hook=decision.hook, handler=decision.handler, decision=decision.decision
+        )
+
+    def _on_question(self, question: UserQuestion) -> None:
+        self.result.questions.append(question)
+        self._sink.emit({"type": QUESTION_EVENT, "data": question.to_record()})
 
     def _on_sandbox_denial(self, denial: SandboxDenial) -> None:
         record = denial.to_record()
