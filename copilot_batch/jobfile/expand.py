@@ -44,6 +44,7 @@ from .options import (
 )
 from .problems import Problems, Where
 from .sandbox import sandbox_option
+from .steps import StepTemplate, rendered_attachments, rendered_steps, step_templates
 from .templates import Templates
 
 TASK_ID_PATTERN = re.compile(r"[A-Za-z0-9._-]+")
@@ -128,6 +129,7 @@ class _JobExpander:
         self.imported: dict[str, Any] = {}
         self.made_tools: dict[tuple[str, str, Path], tuple[Tool, ...]] = {}
         self.templates = Templates()
+        self.steps: dict[Where, tuple[StepTemplate, ...]] = {}
 
     def matrix_of(self, index: int, raw_task: dict[str, Any]) -> Matrix:
         """The task entry's own matrix, else the job's."""
@@ -166,6 +168,8 @@ class _JobExpander:
         shared = self._shared_options(entry)
         templates = self._templates(entry)
         if templates is None or not self._compiles(templates.values()):
+            return
+        if not self._read_steps(entry):
             return
         if id(matrix) not in self.combinations:
             self.combinations[id(matrix)] = matrix.combinations(self.problems)
@@ -259,7 +263,47 @@ class _JobExpander:
             return None
         tools = self._task_tools(entry, shared, values, working_directory)
         task = self._task_spec(entry, shared, texts, values, working_directory, tools)
-        return self._with_inputs(task, entry, values)
+        with_inputs = self._with_inputs(task, entry, values)
+        return self._with_conversation(with_inputs, entry, values) if with_inputs else None
+
+    def _read_steps(self, entry: _Entry) -> bool:
+        """Whether the entry's ``steps`` (kept for its combinations) can be used; their
+        problems are reported."""
+        if "steps" not in entry.raw:
+            return True
+        where = (*entry.where, "steps")
+        steps = step_templates(entry.raw["steps"], where, self.path.parent, self.problems)
+        if steps is None or not self._compiles(step.prompt for step in steps):
+            return False
+        self.steps[entry.where] = steps
+        return True
+
+    def _with_conversation(
+        self, task: TaskSpec, entry: _Entry, values: Mapping[str, Any]
+    ) -> TaskSpec | None:
+        """The task with its first prompt's attachments and its steps rendered and
+        checked; ``None`` when one is not usable (reported)."""
+
+        def render(source: str, where: Where) -> str | None:
+            return self._render(source, where, values)
+
+        def render_data(data: Any, where: Where) -> Any:
+            return self._render_data(data, where, values)
+
+        directory, problems = task.working_directory, self.problems
+        attachments = rendered_attachments(
+            entry.raw.get("attachments"),
+            (*entry.where, "attachments"),
+            render_data,
+            directory,
+            problems,
+        )
+        steps = rendered_steps(
+            self.steps.get(entry.where, ()), render, render_data, directory, problems
+        )
+        if attachments is None or steps is None:
+            return None
+        return dataclasses.replace(task, attachments=attachments, steps=steps)
 
     def _with_inputs(
         self, task: TaskSpec, entry: _Entry, values: Mapping[str, Any]

@@ -7,11 +7,15 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from copilot import Tool
 
 from ..redact import MASK
+
+if TYPE_CHECKING:
+    from .attachments import AttachmentSpec
+    from .steps import StepSpec
 
 PermissionAction = Literal["allow", "deny"]
 WorkspaceMode = Literal["shared", "copy", "git-worktree"]
@@ -169,6 +173,8 @@ class TaskSpec:
     inputs: tuple[str, ...] | None = None
     limits: TaskLimits = TaskLimits()
     sandbox: SandboxPolicy | None = None  # None: shell commands run unconfined
+    attachments: tuple[AttachmentSpec, ...] = ()  # sent with the first prompt
+    steps: tuple[StepSpec, ...] = ()  # follow-up turns in the same session
     # Credential values in provider and mcp_servers; they must never be written anywhere.
     secrets: tuple[str, ...] = field(default=(), compare=False, repr=False)
 
@@ -202,7 +208,18 @@ class TaskSpec:
             "inputs": _list_or_none(self.inputs),
             "limits": self.limits.describe(),
             "sandbox": self.sandbox.describe() if self.sandbox is not None else None,
+            **self.describe_conversation(),
         }
+
+    def describe_conversation(self) -> dict[str, Any]:
+        """The first prompt's attachments and the steps, when the task has them (so the
+        description, and the hash, of a task without them stay as they were)."""
+        record: dict[str, Any] = {}
+        if self.attachments:
+            record["attachments"] = [attachment.describe() for attachment in self.attachments]
+        if self.steps:
+            record["steps"] = [step.describe() for step in self.steps]
+        return record
 
     def _masked(self, value: Any) -> Any:
         """A copy of JSON-like ``value`` with every secret string replaced by ``***``."""
