@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from ..files import read_regular_file
 from . import files
 from .located_yaml import shown
 from .problems import Problems, Where
@@ -101,3 +102,9 @@ def _blob(path: Path, display_name: str | None, mime_type: str | None) -> Attach
     if mime_type is None:
         raise ValueError("has no known MIME type: give one with mime_type")
     return AttachmentSpec("blob", path.resolve(), display_name or path.name, mime_type=mime_type)
+
+
+def read_blob(attachment: AttachmentSpec) -> bytes:
+    """A blob's bytes, read when its prompt is sent (bounded: it may have grown since it was
+    checked). Raises OSError."""
+    return read_regular_file(attachment.path, MAX_BLOB_BYTES)
