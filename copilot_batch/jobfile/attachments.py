@@ -25,20 +25,23 @@ MAX_BLOB_BYTES = 10 * 1024 * 1024  # a blob is sent inline (base64) in the promp
 
 @dataclass(frozen=True)
 class AttachmentSpec:
-    """One attachment, its path absolute. ``selection``: ``lines`` (1-based, inclusive)
-    of a file and their ``text``; ``blob``: a file sent inline as ``mime_type``."""
+    """One attachment, its path absolute. ``file``: ``lines`` (1-based, inclusive) the
+    agent is pointed at, if any; ``selection``: ``lines`` of a file and their ``text``, sent
+    in the prompt; ``blob``: a file sent inline as ``mime_type``."""
 
     kind: AttachmentKind
     path: Path
-    display_name: str | None = None
+    display_name: str  # the name the agent sees
     lines: tuple[int, int] | None = None
     text: str | None = field(default=None, repr=False)
     mime_type: str | None = None
 
     def describe(self) -> dict[str, Any]:
-        record: dict[str, Any] = {"type": self.kind, "path": str(self.path)}
-        if self.display_name is not None:
-            record["display_name"] = self.display_name
+        record: dict[str, Any] = {
+            "type": self.kind,
+            "path": str(self.path),
+            "display_name": self.display_name,
+        }
         if self.lines is not None:
             record["lines"] = list(self.lines)
         if self.mime_type is not None:
@@ -62,10 +65,11 @@ def attachments_option(
 def _attachment(
     entry: Mapping[str, Any], where: Where, working_directory: Path, problems: Problems
 ) -> AttachmentSpec | None:
-    key = next(key for key in ("file", "directory", "blob") if key in entry)
+    key = next(key for key in ("file", "selection", "directory", "blob") if key in entry)
     written: str = entry[key]
     path = working_directory / written
-    display_name = entry.get("display_name")
+    # The SDK reads a user message's attachments back only when each has a name.
+    display_name: str = entry.get("display_name", written)
     try:
         if key == "directory":
             return AttachmentSpec("directory", files.directory(path), display_name)
@@ -86,12 +90,13 @@ def _attachment(
             f"{len(lines):,} lines",
         )
         return None
+    if key == "file":  # the CLI reads the lines itself
+        return AttachmentSpec("file", path.resolve(), display_name, (start, end))
     selected = "\n".join(lines[start - 1 : end])
-    name = display_name or written
-    return AttachmentSpec("selection", path.resolve(), name, (start, end), selected)
+    return AttachmentSpec("selection", path.resolve(), display_name, (start, end), selected)
 
 
-def _blob(path: Path, display_name: str | None, mime_type: str | None) -> AttachmentSpec:
+def _blob(path: Path, display_name: str, mime_type: str | None) -> AttachmentSpec:
     size = files.regular_file_size(path)
     if size > MAX_BLOB_BYTES:
         raise ValueError(
@@ -101,7 +106,7 @@ def _blob(path: Path, display_name: str | None, mime_type: str | None) -> Attach
     mime_type = mime_type or mimetypes.guess_type(path.name)[0]
     if mime_type is None:
         raise ValueError("has no known MIME type: give one with mime_type")
-    return AttachmentSpec("blob", path.resolve(), display_name or path.name, mime_type=mime_type)
+    return AttachmentSpec("blob", path.resolve(), display_name, mime_type=mime_type)
 
 
 def read_blob(attachment: AttachmentSpec) -> bytes:

@@ -12,7 +12,7 @@ import base64
 import math
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import anyio
 from copilot import CopilotSession
@@ -161,13 +161,18 @@ def _sdk(attachments: Sequence[AttachmentSpec]) -> list[Attachment] | None:
 
 
 def _sdk_attachment(attachment: AttachmentSpec) -> Attachment:
-    path = str(attachment.path)
+    path, name = str(attachment.path), attachment.display_name
     sent: Attachment
     match attachment.kind:
         case "file":
-            sent = FileAttachment(type="file", path=path)
+            sent = FileAttachment(type="file", path=path, displayName=name)
+            if attachment.lines is not None:
+                # Not in the SDK's Python shape, but the CLI takes it (the SDK's own tests
+                # send it): the agent is told which lines, and reads them itself.
+                first, last = attachment.lines
+                cast(dict[str, Any], sent)["lineRange"] = {"start": first, "end": last}
         case "directory":
-            sent = DirectoryAttachment(type="directory", path=path)
+            sent = DirectoryAttachment(type="directory", path=path, displayName=name)
         case "selection":
             return _selection(attachment)
         case "blob":
@@ -175,9 +180,8 @@ def _sdk_attachment(attachment: AttachmentSpec) -> Attachment:
                 type="blob",
                 data=_base64(attachment),
                 mimeType=attachment.mime_type or "application/octet-stream",
+                displayName=name,
             )
-    if attachment.display_name is not None:
-        sent["displayName"] = attachment.display_name
     return sent
 
 
@@ -198,7 +202,7 @@ def _selection(attachment: AttachmentSpec) -> SelectionAttachment:
     return SelectionAttachment(
         type="selection",
         filePath=str(attachment.path),
-        displayName=attachment.display_name or attachment.path.name,
+        displayName=attachment.display_name,
         text=attachment.text,
         selection={
             "start": {"line": first - 1, "character": 0},

@@ -24,6 +24,25 @@ from copilot_batch.testing import (
 pytestmark = [pytest.mark.anyio, pytest.mark.cli]
 
 
+# How the CLI sends the step with a file's lines, a selection and a folder attached.
+SELECTION = (
+    "<ide_selection>\nThe user has the following text selected in their IDE. This may or may "
+    "not be related to their request.\nFile: src/app.py (lines 3-4)\n```\ndef main():\n"
+    "    return 1\n```\n</ide_selection>\n\n\n\n"
+)
+
+
+def tagged(prompt: str, *entries: str) -> str:
+    """A prompt as the CLI sends it with file and folder attachments (paths from the
+    working directory, which the scripted model writes as ${workdir})."""
+    lines = "\n".join(f"* ${{workdir}}/{entry}" for entry in entries)
+    return f"{prompt}\n\n\n\n<tagged_files>\n{lines}\n</tagged_files>"
+
+
+def attached_prompt() -> str:
+    return SELECTION + tagged("Read these.", "src/app.py (lines 3-4 of 5 lines)", "src (1 items)")
+
+
 def exchange(*turns: tuple[str, str]) -> dict[str, Any]:
     """A scripted conversation of user prompts and the assistant's plain answers."""
     messages: list[dict[str, Any]] = [{"role": "system", "content": "${system}"}]
@@ -111,9 +130,7 @@ async def test_a_failing_step_ends_the_task_and_later_steps_never_run(tmp_path: 
 
 
 async def test_a_step_that_outlasts_its_timeout_ends_the_task_timeout(tmp_path: Path) -> None:
-    script = write_script(
-        tmp_path, [exchange(("One.", "First answer."), ("Two.", "Too late."))]
-    )
+    script = write_script(tmp_path, [exchange(("One.", "First answer."), ("Two.", "Too late."))])
     # The second turn's request (the session's second) is held and never answered.
     hang = Fault("hang", prompt_contains="One.", after=1)
     async with ScriptedModel(load_scripts([script]), faults=[hang]) as model:
@@ -135,3 +152,150 @@ async def test_a_step_that_outlasts_its_timeout_ends_the_task_timeout(tmp_path: 
     assert task.error is not None and task.error.startswith("steps[0].timeout of 2s expired")
     record = read_task_result(result, "chat")
     assert [step["status"] for step in record["steps"]] == ["ok", "timeout"]
+
+
+async def test_the_sdks_follow_up_recording_replays_a_file_made_then_read(
+    tmp_path: Path, snapshots_dir: Path
+) -> None:
+    recording = (
+        snapshots_dir / "multi_turn" / "should_handle_file_creation_then_reading_across_turns.yaml"
+    )
+    result = await run_job(
+        tmp_path,
+        """
+        version: 1
+        tasks:
+          - id: greeting
+            prompt: Create a file called 'greeting.txt' with the content 'Hello from multi-turn test'.
+            permissions: approve-all
+            steps:
+              - prompt: Read the file 'greeting.txt' and tell me its exact contents.
+        """,
+        replay=(recording,),
+    )
+    [task] = result.results
+    assert task.status is TaskStatus.OK, task.error
+    assert (tmp_path / "greeting.txt").read_text() == "Hello from multi-turn test"
+    record = read_task_result(result, "greeting")
+    assert "Hello from multi-turn test" in record["final_message"]
+    assert record["steps"][0]["final_message"].startswith("Created `greeting.txt`")
+
+
+async def test_the_sdks_follow_up_recording_replays_a_tool_result_used_later(
+    tmp_path: Path, snapshots_dir: Path
+) -> None:
+    (tmp_path / "secret.txt").write_text("The magic number is 42.")
+    recording = snapshots_dir / "multi_turn" / "should_use_tool_results_from_previous_turns.yaml"
+    result = await run_job(
+        tmp_path,
+        """
+        version: 1
+        tasks:
+          - id: magic
+            prompt: Read the file 'secret.txt' and tell me what the magic number is.
+            permissions: approve-all
+            steps:
+              - prompt: What is that magic number multiplied by 2?
+        """,
+        replay=(recording,),
+    )
+    [task] = result.results
+    assert task.status is TaskStatus.OK, task.error
+    assert task.final_message == "The magic number (42) multiplied by 2 is **84**."
+    steps = read_task_result(result, "magic")["steps"]
+    assert [step["tool_calls"] > 0 for step in steps] == [True, False]
+
+
+async def test_the_sdks_attachment_recording_replays_a_file_attached(
+    tmp_path: Path, snapshots_dir: Path
+) -> None:
+    (tmp_path / "attached-file.txt").write_text("FILE_ATTACHMENT_SENTINEL")
+    result = await run_job(
+        tmp_path,
+        """
+        version: 1
+        tasks:
+          - id: attached
+            prompt: Read the attached file and reply with its contents.
+            permissions: approve-all
+            attachments:
+              - {file: attached-file.txt, lines: [1, 1], display_name: attached-file.txt}
+        """,
+        replay=(snapshots_dir / "session" / "should_send_with_file_attachment.yaml",),
+    )
+    [task] = result.results
+    assert task.status is TaskStatus.OK, task.error
+    assert task.final_message is not None and "FILE_ATTACHMENT_SENTINEL" in task.final_message
+    [sent] = [line["event"]["data"] for line in read_events(result, "attached")
+              if line["event"]["type"] == "user.message"]  # fmt: skip
+    [attachment] = sent["attachments"]
+    assert attachment["type"] == "file"
+    assert attachment["path"] == str(tmp_path / "attached-file.txt")
+    assert attachment["lineRange"] == {"start": 1, "end": 1}
+
+
+async def test_a_steps_attachments_reach_the_session_in_the_sdks_shapes(tmp_path: Path) -> None:
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "app.py").write_text("import os\n\ndef main():\n    return 1\n")
+    (tmp_path / "notes.txt").write_text("one\ntwo\n")
+    script = write_script(
+        tmp_path,
+        [
+            exchange(
+                (tagged("Look.", "notes.txt (3 lines)"), "Looked."), (attached_prompt(), "Seen.")
+            )
+        ],
+    )
+    result = await run_job(
+        tmp_path,
+        """
+        version: 1
+        defaults:
+          model: gpt-4.1
+          provider: {type: openai, base_url: "http://127.0.0.1:1", api_key: x}
+        matrix: {name: [app]}
+        tasks:
+          - id: look
+            prompt: Look.
+            attachments: [{file: notes.txt}]
+            steps:
+              - prompt: Read these.
+                attachments:
+                  - {file: "src/{{ name }}.py", lines: [3, 4]}
+                  - {selection: "src/{{ name }}.py", lines: [3, 4]}
+                  - {directory: src}
+        """,
+        replay=(script,),
+    )
+    [task] = result.results
+    assert task.status is TaskStatus.OK, task.error
+    app = str(tmp_path / "src" / "app.py")
+    first, second = [line["event"]["data"]["attachments"] for line in read_events(result, "look")
+                     if line["event"]["type"] == "user.message"]  # fmt: skip
+    assert [{**entry, "taggedFilesEntry": None} for entry in first] == [
+        {
+            "type": "file",
+            "path": str(tmp_path / "notes.txt"),
+            "displayName": "notes.txt",
+            "taggedFilesEntry": None,
+        }
+    ]
+    file, selection, folder = second
+    assert (file["path"], file["displayName"], file["lineRange"]) == (
+        app,
+        "src/app.py",
+        {"start": 3, "end": 4},
+    )
+    assert folder["path"] == str(tmp_path / "src")
+    assert selection == (
+        {
+            "type": "selection",
+            "filePath": app,
+            "displayName": "src/app.py",
+            "text": "def main():\n    return 1",
+            "selection": {
+                "start": {"line": 2, "character": 0},
+                "end": {"line": 3, "character": 12},
+            },
+        }
+    )
