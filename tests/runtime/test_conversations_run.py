@@ -24,6 +24,11 @@ from copilot_batch.testing import (
 pytestmark = [pytest.mark.anyio, pytest.mark.cli]
 
 
+# What the CLI puts before the first prompt after a model switch.
+SWITCHED = (
+    "<tools_changed_notice>\nThe model has been switched from gpt-4.1 to gpt-5.\n"
+    "</tools_changed_notice>\n\n"
+)
 # How the CLI sends the step with a file's lines, a selection and a folder attached.
 SELECTION = (
     "<ide_selection>\nThe user has the following text selected in their IDE. This may or may "
@@ -166,7 +171,9 @@ async def test_the_sdks_follow_up_recording_replays_a_file_made_then_read(
         version: 1
         tasks:
           - id: greeting
-            prompt: Create a file called 'greeting.txt' with the content 'Hello from multi-turn test'.
+            prompt: >-
+              Create a file called 'greeting.txt' with the content 'Hello from multi-turn
+              test'.
             permissions: approve-all
             steps:
               - prompt: Read the file 'greeting.txt' and tell me its exact contents.
@@ -299,3 +306,87 @@ async def test_a_steps_attachments_reach_the_session_in_the_sdks_shapes(tmp_path
             },
         }
     )
+
+
+def sdk_recording(name: str) -> Path:
+    """A recording of the SDK's full set, found through COPILOT_BATCH_SDK_SNAPSHOTS."""
+    folder = os.environ.get("COPILOT_BATCH_SDK_SNAPSHOTS")
+    if not folder:
+        pytest.skip("COPILOT_BATCH_SDK_SNAPSHOTS does not name the SDK's recordings")
+    path = Path(folder) / name
+    if not path.is_file():
+        pytest.skip(f"{path} is absent")
+    return path
+
+
+async def test_a_step_switches_the_model_and_reasoning_effort(tmp_path: Path) -> None:
+    script = write_script(
+        tmp_path,
+        [exchange(("One.", "First."), (SWITCHED + "Two.", "Second."))],
+        models=("gpt-4.1", "gpt-5"),
+    )
+    result = await run_job(
+        tmp_path,
+        """
+        version: 1
+        defaults:
+          model: gpt-4.1
+          provider: {type: openai, base_url: "http://127.0.0.1:1", api_key: x}
+        tasks:
+          - id: switch
+            prompt: One.
+            steps:
+              - {prompt: Two., model: gpt-5, reasoning_effort: high}
+        """,
+        replay=(script,),
+    )
+    [task] = result.results
+    assert task.status is TaskStatus.OK, task.error
+    events = [line["event"] for line in read_events(result, "switch")]
+    [change] = [event["data"] for event in events if event["type"] == "session.model_change"]
+    assert change["newModel"] == "gpt-5"
+    record = read_task_result(result, "switch")
+    assert list(record["usage_by_model"]) == ["gpt-4.1", "gpt-5"]
+    assert [step["model"] for step in record["steps"]] == [None, "gpt-5"]
+
+
+@pytest.mark.parametrize(
+    ("recording", "attachment", "prompt", "answer"),
+    [
+        (
+            "session/should_send_with_directory_attachment.yaml",
+            "{directory: attached-directory}",
+            "List the attached directory.",
+            "readme.txt",
+        ),
+        (
+            "session/should_send_with_selection_attachment.yaml",
+            "{selection: selected-file.cs, lines: [2, 2]}",
+            "Summarize the selected code.",
+            "SELECTION_SENTINEL",
+        ),
+    ],
+)
+async def test_the_sdks_attachment_recordings_replay(
+    tmp_path: Path, recording: str, attachment: str, prompt: str, answer: str
+) -> None:
+    path = sdk_recording(recording)
+    (tmp_path / "attached-directory").mkdir()
+    (tmp_path / "attached-directory" / "readme.txt").write_text("DIRECTORY_ATTACHMENT_SENTINEL")
+    # The SDK's test selected part of one line; a job file selects whole lines.
+    (tmp_path / "selected-file.cs").write_text('class C {\nstring Value = "SELECTION_SENTINEL";\n}')
+    result = await run_job(
+        tmp_path,
+        f"""
+        version: 1
+        tasks:
+          - id: attached
+            prompt: {prompt}
+            permissions: approve-all
+            attachments: [{attachment}]
+        """,
+        replay=(path,),
+    )
+    [task] = result.results
+    assert task.status is TaskStatus.OK, task.error
+    assert task.final_message is not None and answer in task.final_message
