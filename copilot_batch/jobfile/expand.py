@@ -15,7 +15,7 @@ from copilot import Tool
 from ..errors import JobFileError, ToolImportError
 from . import files
 from .custom_tools import import_attribute, tools_from
-from .durations import parse_duration
+from .durations import duration_option
 from .located_yaml import LocatedDocument, shown
 from .matrix import Matrix, read_matrix
 from .model import (
@@ -513,15 +513,7 @@ def _task_id_problem(task_id: str) -> str | None:
     return None
 
 
-def _duration(value: str | float | None, where: Where, problems: Problems) -> float | None:
-    """Seconds, or ``None`` when the job file gives no value (or a bad one, reported)."""
-    if value is None:
-        return None
-    try:
-        return parse_duration(value)
-    except ValueError as exc:
-        problems.add(where, str(exc))
-        return None
+_duration = duration_option
 
 
 def _working_directory(

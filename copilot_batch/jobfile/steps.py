@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from . import files
 from .attachments import AttachmentSpec, attachments_option
-from .durations import parse_duration
+from .durations import duration_option
 from .options import output_schema_option
 from .problems import Problems, Where
 
@@ -136,7 +136,7 @@ def _step_template(
 ) -> StepTemplate | None:
     reported = len(problems.found)
     prompt = _prompt(raw, where, folder, problems)
-    timeout = _timeout(raw.get("timeout"), (*where, "timeout"), problems)
+    timeout = duration_option(raw.get("timeout"), (*where, "timeout"), problems)
     schema = output_schema_option(
         raw.get("output_schema"), (*where, "output_schema"), folder, problems
     )
@@ -166,15 +166,4 @@ def _prompt(
         return files.read_text(prompt_file), where
     except ValueError as reason:
         problems.add(where, f"prompt file {prompt_file} {reason}")
-        return None
-
-
-def _timeout(value: str | float | None, where: Where, problems: Problems) -> float | None:
-    """The step's timeout in seconds; ``None`` for none or a bad one (reported)."""
-    if value is None:
-        return None
-    try:
-        return parse_duration(value)
-    except ValueError as exc:
-        problems.add(where, str(exc))
         return None

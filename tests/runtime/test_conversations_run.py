@@ -5,12 +5,13 @@ attachments; and recordings of the SDK's own tests replayed through job files.""
 from __future__ import annotations
 
 import os
+import textwrap
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from copilot_batch import TaskStatus
+from copilot_batch import RunResult, TaskStatus
 from copilot_batch.runtime.structured_output import output_instructions
 from copilot_batch.scripted_model import Fault, ScriptedModel, load_scripts
 from copilot_batch.testing import (
@@ -48,6 +49,15 @@ def attached_prompt() -> str:
     return SELECTION + tagged("Read these.", "src/app.py (lines 3-4 of 5 lines)", "src (1 items)")
 
 
+async def replay_job(folder: Path, script: Path, tasks: str) -> RunResult:
+    """Run a job of ``tasks`` whose model is ``script``, replayed."""
+    head = (
+        "version: 1\ndefaults:\n  model: gpt-4.1\n"
+        '  provider: {type: openai, base_url: "http://127.0.0.1:1", api_key: x}\n'
+    )
+    return await run_job(folder, head + textwrap.dedent(tasks), replay=(script,))
+
+
 def exchange(*turns: tuple[str, str]) -> dict[str, Any]:
     """A scripted conversation of user prompts and the assistant's plain answers."""
     messages: list[dict[str, Any]] = [{"role": "system", "content": "${system}"}]
@@ -69,13 +79,10 @@ async def test_steps_run_in_order_in_one_session_each_with_its_answer_usage_and_
     # Each request must carry the earlier turns: one conversation, prefixes of it matching.
     script = write_script(tmp_path, [exchange(*turns)])
     (tmp_path / "summary.txt").write_text("Summarise as JSON.")
-    result = await run_job(
+    result = await replay_job(
         tmp_path,
+        script,
         """
-        version: 1
-        defaults:
-          model: gpt-4.1
-          provider: {type: openai, base_url: "http://127.0.0.1:1", api_key: x}
         tasks:
           - id: chat
             prompt: Find the bug.
@@ -84,7 +91,6 @@ async def test_steps_run_in_order_in_one_session_each_with_its_answer_usage_and_
               - prompt_file: summary.txt
                 output_schema: {type: object, required: [fixed]}
         """,
-        replay=(script,),
     )
     [task] = result.results
     assert task.status is TaskStatus.OK, task.error
@@ -108,19 +114,18 @@ async def test_steps_run_in_order_in_one_session_each_with_its_answer_usage_and_
 async def test_a_failing_step_ends_the_task_and_later_steps_never_run(tmp_path: Path) -> None:
     # The script knows no answer to the second step: the model fails that turn.
     script = write_script(tmp_path, [exchange(("One.", "First answer."))])
-    async with ScriptedModel(load_scripts([script])) as model:
-        result = await run_at_scripted_model(
-            tmp_path,
-            model,
-            """
-            tasks:
-              - id: chat
-                prompt: One.
-                steps:
-                  - prompt: Two.
-                  - prompt: Three.
-            """,
-        )
+    result = await replay_job(
+        tmp_path,
+        script,
+        """
+        tasks:
+          - id: chat
+            prompt: One.
+            steps:
+              - prompt: Two.
+              - prompt: Three.
+        """,
+    )
     [task] = result.results
     assert task.status is TaskStatus.FAILED
     record = read_task_result(result, "chat")
@@ -253,13 +258,10 @@ async def test_a_steps_attachments_reach_the_session_in_the_sdks_shapes(tmp_path
             )
         ],
     )
-    result = await run_job(
+    result = await replay_job(
         tmp_path,
+        script,
         """
-        version: 1
-        defaults:
-          model: gpt-4.1
-          provider: {type: openai, base_url: "http://127.0.0.1:1", api_key: x}
         matrix: {name: [app]}
         tasks:
           - id: look
@@ -272,7 +274,6 @@ async def test_a_steps_attachments_reach_the_session_in_the_sdks_shapes(tmp_path
                   - {selection: "src/{{ name }}.py", lines: [3, 4]}
                   - {directory: src}
         """,
-        replay=(script,),
     )
     [task] = result.results
     assert task.status is TaskStatus.OK, task.error
@@ -325,20 +326,16 @@ async def test_a_step_switches_the_model_and_reasoning_effort(tmp_path: Path) ->
         [exchange(("One.", "First."), (SWITCHED + "Two.", "Second."))],
         models=("gpt-4.1", "gpt-5"),
     )
-    result = await run_job(
+    result = await replay_job(
         tmp_path,
+        script,
         """
-        version: 1
-        defaults:
-          model: gpt-4.1
-          provider: {type: openai, base_url: "http://127.0.0.1:1", api_key: x}
         tasks:
           - id: switch
             prompt: One.
             steps:
               - {prompt: Two., model: gpt-5, reasoning_effort: high}
         """,
-        replay=(script,),
     )
     [task] = result.results
     assert task.status is TaskStatus.OK, task.error
