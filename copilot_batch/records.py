@@ -183,6 +183,43 @@ class UserQuestion:
 
 
 @dataclass
+class StepResult:
+    """One turn of a task with ``steps``: step 0 is the task's prompt, then each step.
+    ``status`` is ``ok`` or, for the turn the task ended in, the task's status."""
+
+    step: int
+    started_at: datetime
+    model: str | None = None  # the model the step switched to, if it did
+    status: TaskStatus = TaskStatus.PENDING
+    finished_at: datetime | None = None
+    final_message: str | None = None
+    output: Any = None
+    usage: Usage = field(default_factory=Usage)
+    tool_calls: int = 0
+    error: str | None = None
+
+    def to_record(self) -> dict[str, Any]:
+        duration = (
+            round((self.finished_at - self.started_at).total_seconds(), 3)
+            if self.finished_at is not None
+            else None
+        )
+        return {
+            "step": self.step,
+            "status": str(self.status),
+            "model": self.model,
+            "started_at": self.started_at.isoformat(),
+            "finished_at": _iso(self.finished_at),
+            "duration_seconds": duration,
+            "final_message": self.final_message,
+            "output": self.output,
+            "usage": self.usage.to_record(),
+            "tool_calls": self.tool_calls,
+            "error": self.error,
+        }
+
+
+@dataclass
 class TaskResult:
     """One task's outcome. ``to_record`` gives the JSON written to disk."""
 
@@ -223,6 +260,8 @@ class TaskResult:
     # the run whose ok result it reused instead of starting a session.
     input_key: str | None = None
     reused_from: str | None = None
+    # A task with steps: each turn, its first prompt as step 0 (result.json's ``steps``).
+    steps: list[StepResult] = field(default_factory=list)
     # Masks credentials in the failure's text once the result is redacted (redact()).
     _redactor: Redactor | None = field(default=None, init=False, repr=False, compare=False)
 
@@ -287,6 +326,11 @@ class TaskResult:
         """Mask credentials in the free text a session produced (answer, error)."""
         if self.final_message is not None:
             self.final_message = redactor.text(self.final_message)
+        for step in self.steps:
+            if step.final_message is not None:
+                step.final_message = redactor.text(step.final_message)
+            if step.error is not None:
+                step.error = redactor.text(step.error)
         self._redactor = redactor
 
     def to_record(self, *, with_spec: bool = False) -> dict[str, Any]:
@@ -339,6 +383,8 @@ class TaskResult:
             # A reused task made no attempt in this run.
             this_run = [] if self.reused_from else [self.attempt_record()]
             record["attempts"] = [*self.attempts, *this_run]
+            if self.steps:
+                record["steps"] = [step.to_record() for step in self.steps]
         return record
 
 

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .located_yaml import shown
+
+if TYPE_CHECKING:
+    from .problems import Problems, Where
 
 MAX_SECONDS = 7 * 24 * 3600  # a week: longer is a mistake (or 10**400)
 
@@ -37,3 +40,14 @@ def parse_duration(value: Any) -> float:
     if seconds > MAX_SECONDS:
         raise ValueError(f"invalid duration {shown(value)}: must be at most 7 days (168h)")
     return seconds
+
+
+def duration_option(value: str | float | None, where: Where, problems: Problems) -> float | None:
+    """Seconds, or ``None`` when the job file gives no value (or a bad one, reported)."""
+    if value is None:
+        return None
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        problems.add(where, str(exc))
+        return None

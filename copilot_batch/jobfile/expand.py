@@ -16,7 +16,7 @@ from ..errors import HookImportError, JobFileError, ToolImportError
 from . import files
 from .agents import AgentReader, agent_choice
 from .custom_tools import import_attribute, tools_from
-from .durations import parse_duration
+from .durations import duration_option
 from .hooks import HOOK_KINDS, hook_function, hook_secrets, imported
 from .located_yaml import LocatedDocument, shown
 from .matrix import Matrix, read_matrix
@@ -48,6 +48,7 @@ from .options import (
 )
 from .problems import Problems, Where
 from .sandbox import sandbox_option
+from .steps import StepTemplate, rendered_attachments, rendered_steps, step_templates
 from .templates import Templates
 
 TASK_ID_PATTERN = re.compile(r"[A-Za-z0-9._-]+")
@@ -134,6 +135,7 @@ class _JobExpander:
         self.imported_hooks: dict[str, Any] = {}
         self.templates = Templates()
         self.agent_reader = AgentReader(path.parent, self.problems)
+        self.steps: dict[Where, tuple[StepTemplate, ...]] = {}
 
     def matrix_of(self, index: int, raw_task: dict[str, Any]) -> Matrix:
         """The task entry's own matrix, else the job's."""
@@ -172,6 +174,8 @@ class _JobExpander:
         shared = self._shared_options(entry)
         templates = self._templates(entry)
         if templates is None or not self._compiles(templates.values()):
+            return
+        if not self._read_steps(entry):
             return
         if id(matrix) not in self.combinations:
             self.combinations[id(matrix)] = matrix.combinations(self.problems)
@@ -266,8 +270,21 @@ class _JobExpander:
         tools = self._task_tools(entry, shared, values, working_directory)
         task = self._task_spec(entry, shared, texts, values, working_directory, tools)
         with_inputs = self._with_inputs(task, entry, values)
-        with_agents = None if with_inputs is None else self._with_agents(with_inputs, entry, values)
-        return None if with_agents is None else self._with_handlers(with_agents, entry, values)
+        return None if with_inputs is None else self._completed(with_inputs, entry, values)
+
+    def _completed(
+        self, task: TaskSpec, entry: _Entry, values: Mapping[str, Any]
+    ) -> TaskSpec | None:
+        """The task with the options each later step reads: agents and model options,
+        handlers, the conversation; ``None`` at the first step whose problem (reported)
+        leaves the task unusable."""
+        steps = (self._with_agents, self._with_handlers, self._with_conversation)
+        completed: TaskSpec | None = task
+        for step in steps:
+            if completed is None:
+                return None
+            completed = step(completed, entry, values)
+        return completed
 
     def _with_agents(
         self, task: TaskSpec, entry: _Entry, values: Mapping[str, Any]
@@ -359,6 +376,45 @@ class _JobExpander:
                     continue
                 refs.append(HookRef(kind, import_path, handler, options))
         return None if failed else tuple(refs)
+
+    def _read_steps(self, entry: _Entry) -> bool:
+        """Whether the entry's ``steps`` (kept for its combinations) can be used; their
+        problems are reported."""
+        if "steps" not in entry.raw:
+            return True
+        where = (*entry.where, "steps")
+        steps = step_templates(entry.raw["steps"], where, self.path.parent, self.problems)
+        if steps is None or not self._compiles(step.prompt for step in steps):
+            return False
+        self.steps[entry.where] = steps
+        return True
+
+    def _with_conversation(
+        self, task: TaskSpec, entry: _Entry, values: Mapping[str, Any]
+    ) -> TaskSpec | None:
+        """The task with its first prompt's attachments and its steps rendered and
+        checked; ``None`` when one is not usable (reported)."""
+
+        def render(source: str, where: Where) -> str | None:
+            return self._render(source, where, values)
+
+        def render_data(data: Any, where: Where) -> Any:
+            return self._render_data(data, where, values)
+
+        directory, problems = task.working_directory, self.problems
+        attachments = rendered_attachments(
+            entry.raw.get("attachments"),
+            (*entry.where, "attachments"),
+            render_data,
+            directory,
+            problems,
+        )
+        steps = rendered_steps(
+            self.steps.get(entry.where, ()), render, render_data, directory, problems
+        )
+        if attachments is None or steps is None:
+            return None
+        return dataclasses.replace(task, attachments=attachments, steps=steps)
 
     def _with_inputs(
         self, task: TaskSpec, entry: _Entry, values: Mapping[str, Any]
@@ -561,15 +617,7 @@ def _task_id_problem(task_id: str) -> str | None:
     return None
 
 
-def _duration(value: str | float | None, where: Where, problems: Problems) -> float | None:
-    """Seconds, or ``None`` when the job file gives no value (or a bad one, reported)."""
-    if value is None:
-        return None
-    try:
-        return parse_duration(value)
-    except ValueError as exc:
-        problems.add(where, str(exc))
-        return None
+_duration = duration_option
 
 
 def _working_directory(

@@ -56,6 +56,14 @@ def read_data(path: Path) -> LocatedDocument:
     return document
 
 
+def regular_file_size(path: Path) -> int:
+    """The size in bytes of the regular file ``path`` (of any size: the caller bounds it)."""
+    status = _status(path)
+    if not stat.S_ISREG(status.st_mode):
+        raise ValueError(f"is {_kind(status)}, not a regular file")
+    return status.st_size
+
+
 def directory(path: Path) -> Path:
     """``path`` made absolute with its symlinks resolved, if it is a folder."""
     status = _status(path)

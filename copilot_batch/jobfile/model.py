@@ -7,11 +7,15 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from copilot import Tool
 
 from ..redact import MASK
+
+if TYPE_CHECKING:
+    from .attachments import AttachmentSpec
+    from .steps import StepSpec
 
 PermissionAction = Literal["allow", "deny"]
 # A permission rule's ``feedback: none``: the request is rejected with no words, which ends
@@ -222,6 +226,8 @@ class TaskSpec:
     instruction_directories: tuple[Path, ...] = ()
     hooks: tuple[HookRef, ...] = ()  # in the job file's order, kind by kind
     ask_user_answer: str | None = None  # None: the ask_user tool is not offered
+    attachments: tuple[AttachmentSpec, ...] = ()  # sent with the first prompt
+    steps: tuple[StepSpec, ...] = ()  # follow-up turns in the same session
     # Credential values in provider and mcp_servers; they must never be written anywhere.
     secrets: tuple[str, ...] = field(default=(), compare=False, repr=False)
 
@@ -260,6 +266,7 @@ class TaskSpec:
             "reasoning_effort": self.reasoning_effort,
             "instruction_directories": [str(path) for path in self.instruction_directories],
             **self._handlers(),
+            **self.describe_conversation(),
         }
 
     def _handlers(self) -> dict[str, Any]:
@@ -270,6 +277,16 @@ class TaskSpec:
         if self.ask_user_answer is not None:
             handlers["ask_user"] = {"answer": self.ask_user_answer}
         return handlers
+
+    def describe_conversation(self) -> dict[str, Any]:
+        """The first prompt's attachments and the steps, when the task has them (so the
+        description, and the hash, of a task without them stay as they were)."""
+        record: dict[str, Any] = {}
+        if self.attachments:
+            record["attachments"] = [attachment.describe() for attachment in self.attachments]
+        if self.steps:
+            record["steps"] = [step.describe() for step in self.steps]
+        return record
 
     def _masked(self, value: Any) -> Any:
         """A copy of JSON-like ``value`` with every secret string replaced by ``***``."""

@@ -114,6 +114,22 @@ _QUESTION = {
     "required": ["question", "answer"],
     "properties": {"question": _TEXT, "answer": _TEXT, "choices": {"type": "array"}},
 }
+# A turn of a task with steps (result.json's ``steps``; step 0 is the task's prompt).
+_STEP = {
+    "type": "object",
+    "required": ["step", "status", "usage"],
+    "properties": {
+        "step": _COUNT,
+        "status": {"enum": [str(status) for status in TaskStatus]},
+        "model": _nullable(_TEXT),
+        "started_at": _TIME,
+        "finished_at": _nullable(_TIME),
+        "final_message": _nullable(_TEXT),
+        "usage": _USAGE,
+        "tool_calls": _COUNT,
+        "error": _nullable(_TEXT),
+    },
+}
 # A task as run.json lists it; result.json adds the expanded spec, audit and workspace.
 TASK_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -163,6 +179,7 @@ TASK_SCHEMA: dict[str, Any] = {
         "attempts": {"type": "array", "items": _ATTEMPT},
         "input_key": _TEXT,
         "reused_from": _NAME,
+        "steps": {"type": "array", "items": _STEP},
     },
 }
 RUN_SCHEMA: dict[str, Any] = {

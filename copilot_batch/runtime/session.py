@@ -4,7 +4,7 @@ down; the result goes back to the caller, which records it."""
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,13 +21,12 @@ from copilot.generated.session_events import (
     SessionLimitsExhaustedRequestedData,
     ToolExecutionStartData,
 )
+from copilot.session import Attachment
 from structlog.typing import FilteringBoundLogger
 
 from ..errors import (
     ExternalFailure,
     LimitExceeded,
-    OutputInvalidError,
-    OutputProblem,
     SessionError,
     TaskFailure,
     TaskTimeout,
@@ -46,11 +45,12 @@ from ..run_folder.events import EventSink
 from .agent_options import agent_session_options
 from .ask_user import answering
 from .budgets import NANO, crossed
+from .conversation import Conversation, finish_steps
 from .hooks import TaskHooks
 from .permissions import permission_handler
 from .sandbox import SandboxWatch, sandbox_config
 from .session_files import SessionFiles
-from .structured_output import output_instructions, parse_output, retry_prompt
+from .structured_output import output_instructions
 
 # Teardown (abort, disconnect, delete) gets this long even when the run is being cancelled.
 TEARDOWN_SECONDS = 15.0
@@ -80,10 +80,12 @@ class _SessionObserver:
         self.last_event_at = time.monotonic()
         self.watchers: list[Callable[[SessionEvent], None]] = []
 
-    async def turn(self, session: CopilotSession, prompt: str) -> None:
+    async def turn(
+        self, session: CopilotSession, prompt: str, attachments: list[Attachment] | None = None
+    ) -> None:
         """Send ``prompt`` and wait until the session is idle or reports an error."""
         self.finished = anyio.Event()
-        await session.send(prompt)
+        await session.send(prompt, attachments=attachments)
         await self.finished.wait()
 
     def __call__(self, event: SessionEvent) -> None:
@@ -300,6 +302,8 @@ class TaskSession:
                     watchdog.start_soon(_cancel_over_limit, self._observer, limit)
                     await self._converse()
                     watchdog.cancel_scope.cancel()
+        except* TaskTimeout as timeouts:
+            self.result.fail(TaskStatus.TIMEOUT, timeouts.exceptions[0])  # a step's timeout
         except* TaskFailure as failures:
             self.result.fail(TaskStatus.FAILED, failures.exceptions[0])
         except* Exception as errors:
@@ -319,7 +323,7 @@ class TaskSession:
                 self.result.status = TaskStatus.OK
 
     async def _converse(self) -> None:
-        """Create the session, send the prompt, wait for its end; check the output."""
+        """Create the session, then hold its conversation (the prompt, then each step)."""
         task, observer = self.result.task, self._observer
         options = session_options(task, self._on_permission, self._settings.copilot_home)
         if "sandbox_config" in options:
@@ -333,10 +337,8 @@ class TaskSession:
         session = self._session = await self._client.create_session(**options)
         self.result.session_id = session.session_id
         self._unsubscribe = session.on(observer)
-        await observer.turn(session, task.prompt)
+        await Conversation(session, observer, self.result, self._sink).run()
         hooks.raise_failure()
-        if task.output_schema is not None and observer.error is None:
-            self.result.output = await _checked_output(session, observer, task.output_schema)
 
     def _on_permission(self, entry: AuditEntry) -> None:
         record = entry.to_record()
@@ -393,6 +395,7 @@ class TaskSession:
         self.result.tool_calls = self._observer.tool_calls
         self.result.turns = self._observer.turns
         self.result.finished_at = datetime.now(UTC)
+        finish_steps(self.result)
 
 
 async def _cancel_when_idle(
@@ -408,23 +411,6 @@ async def _cancel_over_limit(observer: _SessionObserver, scope: anyio.CancelScop
     """Cancel ``scope`` once the session has crossed one of the task's limits."""
     await observer.over_limit.wait()
     scope.cancel()
-
-
-async def _checked_output(
-    session: CopilotSession, observer: _SessionObserver, schema: Mapping[str, Any]
-) -> Any:
-    """The answer's JSON output; a refused answer is shown to the agent once, in the same
-    session. ``None`` if the retry ended in a session error (the caller records that)."""
-    try:
-        return parse_output(observer.final_message, schema)
-    except OutputProblem as problem:
-        await observer.turn(session, retry_prompt(problem))
-    if observer.error is not None:
-        return None
-    try:
-        return parse_output(observer.final_message, schema)
-    except OutputProblem as problem:
-        raise OutputInvalidError(str(problem), attempts=2) from None
 
 
 async def _tear_down(
