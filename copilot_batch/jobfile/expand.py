@@ -34,6 +34,7 @@ from .model import (
     TaskLimits,
     TaskSpec,
 )
+from .model_capabilities import capabilities_option
 from .model_options import instruction_directories_option, sections_option, system_message_option
 from .options import (
     cli_url_option,
@@ -322,6 +323,9 @@ class _JobExpander:
             agents=agents,
             agent=agent,
             reasoning_effort=options.get("reasoning_effort"),
+            model_capabilities=capabilities_option(
+                options.get("model_capabilities"), origin("model_capabilities"), self.problems
+            ),
             instruction_directories=instruction_directories,
             system_message=system_message_option(
                 options.get("system_message"),

@@ -223,6 +223,8 @@ class TaskSpec:
     agents: tuple[AgentSpec, ...] = ()
     agent: str | None = None  # the agent that runs the task; None: the CLI's own
     reasoning_effort: str | None = None
+    # What the session's model is said to support, as the job file wrote it (snake_case).
+    model_capabilities: Mapping[str, Any] | None = None
     instruction_directories: tuple[Path, ...] = ()
     hooks: tuple[HookRef, ...] = ()  # in the job file's order, kind by kind
     ask_user_answer: str | None = None  # None: the ask_user tool is not offered
@@ -270,8 +272,11 @@ class TaskSpec:
         }
 
     def _handlers(self) -> dict[str, Any]:
-        """``hooks`` and ``ask_user`` when set (absent otherwise: spec hashes stay as they were)."""
+        """``hooks``, ``ask_user`` and ``model_capabilities`` when set (absent otherwise:
+        spec hashes stay as they were)."""
         handlers: dict[str, Any] = {}
+        if self.model_capabilities is not None:
+            handlers["model_capabilities"] = dict(self.model_capabilities)
         for ref in self.hooks:
             handlers.setdefault("hooks", {}).setdefault(ref.kind, []).append(ref.describe())
         if self.ask_user_answer is not None:

@@ -15,6 +15,7 @@ from typing import Any, Literal
 from . import files
 from .attachments import AttachmentSpec, attachments_option
 from .durations import duration_option
+from .model_capabilities import capabilities_option
 from .options import output_schema_option
 from .problems import Problems, Where
 
@@ -29,6 +30,8 @@ class StepSpec:
     attachments: tuple[AttachmentSpec, ...] = ()
     model: str | None = None
     reasoning_effort: str | None = None
+    # Passed to set_model, with the session's current model when the step names none.
+    model_capabilities: Mapping[str, Any] | None = None
     mode: AgentMode | None = None
     output_schema: Mapping[str, Any] | None = None
     timeout_seconds: float | None = None
@@ -40,6 +43,7 @@ class StepSpec:
         optional = {
             "model": self.model,
             "reasoning_effort": self.reasoning_effort,
+            "model_capabilities": self.model_capabilities,
             "mode": self.mode,
             "output_schema": dict(self.output_schema) if self.output_schema else None,
             "timeout_seconds": self.timeout_seconds,
@@ -58,6 +62,7 @@ class StepTemplate:
     attachments: list[Any] | None
     model: str | None
     reasoning_effort: str | None
+    model_capabilities: Mapping[str, Any] | None
     mode: AgentMode | None
     output_schema: dict[str, Any] | None
     timeout_seconds: float | None
@@ -123,6 +128,7 @@ def rendered_steps(
                 attachments=attachments,
                 model=template.model,
                 reasoning_effort=template.reasoning_effort,
+                model_capabilities=template.model_capabilities,
                 mode=template.mode,
                 output_schema=template.output_schema,
                 timeout_seconds=template.timeout_seconds,
@@ -140,6 +146,9 @@ def _step_template(
     schema = output_schema_option(
         raw.get("output_schema"), (*where, "output_schema"), folder, problems
     )
+    capabilities = capabilities_option(
+        raw.get("model_capabilities"), (*where, "model_capabilities"), problems
+    )
     if prompt is None or len(problems.found) > reported:
         return None
     return StepTemplate(
@@ -148,6 +157,7 @@ def _step_template(
         attachments=raw.get("attachments"),
         model=raw.get("model"),
         reasoning_effort=raw.get("reasoning_effort"),
+        model_capabilities=capabilities,
         mode=raw.get("mode"),
         output_schema=schema,
         timeout_seconds=timeout,

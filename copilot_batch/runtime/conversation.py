@@ -28,6 +28,7 @@ from copilot.session import (
 
 from ..errors import ExternalFailure, OutputInvalidError, OutputProblem, SessionError, TaskTimeout
 from ..jobfile.attachments import AttachmentSpec, read_blob
+from ..jobfile.model_capabilities import sdk_capabilities
 from ..jobfile.steps import StepSpec
 from ..records import StepResult, TaskResult, TaskStatus, Usage
 from ..run_folder.events import EventSink
@@ -138,14 +139,30 @@ async def checked_output(
 
 
 async def _switch(session: CopilotSession, step: StepSpec) -> None:
-    """The step's model, reasoning effort and mode, set before its prompt is sent."""
-    if step.model is not None:
-        await session.set_model(step.model, reasoning_effort=step.reasoning_effort)
+    """The step's model, reasoning effort, model capabilities and mode, set before its
+    prompt is sent. Capabilities without a model re-specify the session's current model
+    (the SDK takes them only with ``set_model``)."""
+    if step.model is not None or step.model_capabilities is not None:
+        await session.set_model(
+            step.model or await _current_model(session),
+            reasoning_effort=step.reasoning_effort,
+            model_capabilities=(
+                sdk_capabilities(step.model_capabilities) if step.model_capabilities else None
+            ),
+        )
     elif step.reasoning_effort is not None:
         request = ModelSetReasoningEffortRequest(reasoning_effort=step.reasoning_effort)
         await session.rpc.model.set_reasoning_effort(request)
     if step.mode is not None:
         await session.rpc.mode.set(ModeSetRequest(mode=SessionMode(step.mode)))
+
+
+async def _current_model(session: CopilotSession) -> str:
+    current = await session.rpc.model.get_current()
+    if current.model_id is None:
+        problem = RuntimeError("the session has no model to give model_capabilities to")
+        raise ExternalFailure(problem, transient=False)
+    return current.model_id
 
 
 def _prompt(index: int, step: StepSpec) -> str:

@@ -32,6 +32,7 @@ from ..errors import (
     TaskTimeout,
 )
 from ..jobfile import TaskLimits, TaskSpec
+from ..jobfile.model_capabilities import sdk_capabilities
 from ..records import (
     AuditEntry,
     HookDecision,
@@ -194,6 +195,9 @@ def session_options(
         )
     optional: dict[str, Any] = {
         "model": task.model,
+        "model_capabilities": (
+            sdk_capabilities(task.model_capabilities) if task.model_capabilities else None
+        ),
         "provider": dict(task.provider) if task.provider is not None else None,
         "system_message": _system_message(task),
         "tools": [tool for ref in task.custom_tools for tool in ref.tools] or None,

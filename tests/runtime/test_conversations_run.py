@@ -4,6 +4,7 @@ attachments; and recordings of the SDK's own tests replayed through job files.""
 
 from __future__ import annotations
 
+import base64
 import os
 import textwrap
 from pathlib import Path
@@ -387,3 +388,48 @@ async def test_the_sdks_attachment_recordings_replay(
     [task] = result.results
     assert task.status is TaskStatus.OK, task.error
     assert task.final_message is not None and answer in task.final_message
+
+
+# A 1x1 PNG, as the SDK's test writes it; the prompt both turns of its recordings send.
+PIXEL = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+)
+VIEW_IMAGE = "Use the view tool to look at the file test.png and describe what you see"
+
+
+@pytest.mark.parametrize(
+    ("recording", "first", "then"),
+    [
+        # The step names no model: the session's own is re-specified, as the SDK's test does.
+        ("vision_disabled_then_enabled_via_setmodel.yaml", "false", "{supports: {vision: true}}"),
+        (
+            "vision_enabled_then_disabled_via_setmodel.yaml",
+            "true",
+            "{supports: {vision: false}}, model: claude-sonnet-4.5",
+        ),
+    ],
+)
+async def test_the_sdks_model_switch_recordings_replay_vision_toggled_by_a_step(
+    tmp_path: Path, recording: str, first: str, then: str
+) -> None:
+    path = sdk_recording(f"session_config/{recording}")
+    (tmp_path / "test.png").write_bytes(PIXEL)
+    result = await run_job(
+        tmp_path,
+        f"""
+        version: 1
+        tasks:
+          - id: vision
+            prompt: {VIEW_IMAGE}
+            permissions: approve-all
+            model_capabilities: {{supports: {{vision: {first}}}}}
+            steps:
+              - {{prompt: {VIEW_IMAGE}, model_capabilities: {then}}}
+        """,
+        replay=(path,),
+    )
+    [task] = result.results
+    assert task.status is TaskStatus.OK, task.error
+    events = [line["event"] for line in read_events(result, "vision")]
+    [change] = [event["data"] for event in events if event["type"] == "session.model_change"]
+    assert change["newModel"] == "claude-sonnet-4.5"
