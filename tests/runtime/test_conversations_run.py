@@ -7,10 +7,12 @@ from __future__ import annotations
 import base64
 import os
 import textwrap
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
+from request_capture import capturing
 
 from copilot_batch import RunResult, TaskStatus
 from copilot_batch.runtime.structured_output import output_instructions
@@ -397,39 +399,113 @@ PIXEL = base64.b64decode(
 VIEW_IMAGE = "Use the view tool to look at the file test.png and describe what you see"
 
 
-@pytest.mark.parametrize(
-    ("recording", "first", "then"),
-    [
-        # The step names no model: the session's own is re-specified, as the SDK's test does.
-        ("vision_disabled_then_enabled_via_setmodel.yaml", "false", "{supports: {vision: true}}"),
-        (
-            "vision_enabled_then_disabled_via_setmodel.yaml",
-            "true",
-            "{supports: {vision: false}}, model: claude-sonnet-4.5",
-        ),
-    ],
-)
-async def test_the_sdks_model_switch_recordings_replay_vision_toggled_by_a_step(
-    tmp_path: Path, recording: str, first: str, then: str
-) -> None:
-    path = sdk_recording(f"session_config/{recording}")
-    (tmp_path / "test.png").write_bytes(PIXEL)
-    result = await run_job(
-        tmp_path,
-        f"""
-        version: 1
-        tasks:
-          - id: vision
-            prompt: {VIEW_IMAGE}
-            permissions: approve-all
-            model_capabilities: {{supports: {{vision: {first}}}}}
-            steps:
-              - {{prompt: {VIEW_IMAGE}, model_capabilities: {then}}}
-        """,
-        replay=(path,),
-    )
+async def vision_run(folder: Path, script: Path, first: str, then: str) -> list[bool]:
+    """Run a task viewing test.png twice, vision as ``first`` says, then as its step's
+    ``model_capabilities`` (``then``) say; for each turn, whether the model got an image."""
+    (folder / "test.png").write_bytes(PIXEL)
+    async with ScriptedModel(load_scripts([script])) as model, capturing(model.base_url) as seen:
+        url, bodies = seen
+        result = await run_job(
+            folder,
+            f"""
+            version: 1
+            defaults:
+              model: claude-sonnet-4.5
+              provider: {{type: openai, base_url: "{url}", api_key: not-a-secret}}
+            tasks:
+              - id: vision
+                prompt: {VIEW_IMAGE}
+                permissions: approve-all
+                model_capabilities: {{supports: {{vision: {first}}}}}
+                steps:
+                  - {{prompt: {VIEW_IMAGE}, model_capabilities: {then}}}
+            """,
+        )
     [task] = result.results
     assert task.status is TaskStatus.OK, task.error
     events = [line["event"] for line in read_events(result, "vision")]
     [change] = [event["data"] for event in events if event["type"] == "session.model_change"]
     assert change["newModel"] == "claude-sonnet-4.5"
+    return [any(_has_image(body) for body in bodies if _turn(body) == turn) for turn in (1, 2)]
+
+
+def _turn(body: Mapping[str, Any]) -> int:
+    """Which turn a request belongs to: how many of the prompts it carries (after the
+    CLI's date)."""
+    return sum(
+        message["role"] == "user" and str(message["content"]).endswith(VIEW_IMAGE)
+        for message in body["messages"]
+    )
+
+
+def _has_image(body: Mapping[str, Any]) -> bool:
+    """Whether a user message carries an image part (the SDK's test checks the same)."""
+    return any(
+        message["role"] == "user"
+        and isinstance(message["content"], list)
+        and any(part.get("type") == "image_url" for part in message["content"])
+        for message in body["messages"]
+    )
+
+
+@pytest.mark.parametrize(
+    ("recording", "first", "then", "images"),
+    [
+        # The step names no model: the session's own is re-specified, as the SDK's test does.
+        (
+            "vision_disabled_then_enabled_via_setmodel.yaml",
+            "false",
+            "{supports: {vision: true}}",
+            [False, True],
+        ),
+        (
+            "vision_enabled_then_disabled_via_setmodel.yaml",
+            "true",
+            "{supports: {vision: false}}, model: claude-sonnet-4.5",
+            [True, False],
+        ),
+    ],
+)
+async def test_the_sdks_model_switch_recordings_replay_vision_toggled_by_a_step(
+    tmp_path: Path, recording: str, first: str, then: str, images: list[bool]
+) -> None:
+    path = sdk_recording(f"session_config/{recording}")
+    assert await vision_run(tmp_path, path, first, then) == images
+
+
+def view(call: str) -> dict[str, Any]:
+    """The assistant's call of the view tool on test.png."""
+    arguments = '{"path":"${workdir}/test.png"}'
+    function = {"name": "view", "arguments": arguments}
+    return {
+        "role": "assistant",
+        "tool_calls": [{"id": call, "type": "function", "function": function}],
+    }
+
+
+def viewed(call: str) -> list[dict[str, Any]]:
+    """The view tool's result, and the image the CLI adds when the model has vision."""
+    return [
+        {"role": "tool", "tool_call_id": call, "content": "Viewed image file successfully."},
+        {"role": "user", "content": "Image file at path ${workdir}/test.png\n[image]"},
+    ]
+
+
+async def test_a_step_enabling_vision_sends_the_model_the_image_it_views(tmp_path: Path) -> None:
+    system, prompt = (
+        {"role": "system", "content": "${system}"},
+        {"role": "user", "content": VIEW_IMAGE},
+    )
+    blind = {"role": "assistant", "content": "No image came."}
+    first = [system, prompt, view("toolcall_0"), viewed("toolcall_0")[0], blind]
+    # Once vision is on, the CLI sends the image of the first turn's view too.
+    both = [system, prompt, view("toolcall_0"), *viewed("toolcall_0"), blind, prompt,
+            view("toolcall_1"), *viewed("toolcall_1"),
+            {"role": "assistant", "content": "A pixel."}]  # fmt: skip
+    script = write_script(
+        tmp_path, [{"messages": first}, {"messages": both}], models=("claude-sonnet-4.5",)
+    )
+    assert await vision_run(tmp_path, script, "false", "{supports: {vision: true}}") == [
+        False,
+        True,
+    ]
