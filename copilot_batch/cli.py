@@ -144,6 +144,14 @@ def _execution_options(command: _F) -> _F:
             "every task at them (offline, no login).",
         ),
         click.option(
+            "--replay-root",
+            type=click.Path(exists=True, file_okay=False, path_type=Path),
+            metavar="DIR",
+            help="What ${workdir} in the --replay scripts stands for: the folder the "
+            "recording was made in. Default: each session's working directory, or the "
+            "parent the script names it under.",
+        ),
+        click.option(
             "--apply",
             "apply_changes",
             is_flag=True,
@@ -250,6 +258,7 @@ def run(
     cli_path: str | None,
     cli_url: str | None,
     replay: tuple[Path, ...],
+    replay_root: Path | None,
     apply_changes: bool,
     quiet: bool,
     max_tokens: int | None,
@@ -265,6 +274,7 @@ def run(
         max_cli_restarts=max_cli_restarts,
         model=model,
         run_id=run_id,
+        replay_root=replay_root,
         incremental=incremental or cache_from is not None,
         cache_from=cache_from,
     )
@@ -347,6 +357,7 @@ def resume(
     cli_path: str | None,
     cli_url: str | None,
     replay: tuple[Path, ...],
+    replay_root: Path | None,
     apply_changes: bool,
     quiet: bool,
     max_tokens: int | None,
@@ -354,7 +365,10 @@ def resume(
     """Run again, in the same folder, the tasks of RUN that did not end ok or whose spec
     changed since; the others keep their results. RUN is a run folder or a run id."""
     run_path = find_run(run_name, out_dir)
-    options = _execution(concurrency, clients, cli_path, cli_url, replay, max_tokens)
+    options = dataclasses.replace(
+        _execution(concurrency, clients, cli_path, cli_url, replay, max_tokens),
+        replay_root=replay_root,
+    )
     _run_and_report(quiet, apply_changes, lambda observer: resume_run(run_path, options, observer))
 
 

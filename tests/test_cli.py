@@ -625,3 +625,43 @@ def test_a_bug_during_a_run_goes_to_run_log_and_keeps_every_result(tmp_path: Pat
             (tmp_path / "runs" / "r" / "tasks" / task_id / "result.json").read_text()
         )
         assert result["final_message"] == "Hello!"
+
+
+@pytest.mark.cli
+def test_replay_root_names_what_workdir_stands_for(tmp_path: Path) -> None:
+    """A recording made in ``root`` names the session's folder four levels down as
+    ``${workdir}/a/b/c/d``; only ``--replay-root`` tells the scripted model so."""
+    deep = tmp_path / "root" / "a" / "b" / "c" / "d"
+    deep.mkdir(parents=True)
+    job = write_job(
+        deep,
+        f"""
+        version: 1
+        defaults: {{model: gpt-4.1}}
+        tasks:
+          - {{id: read, prompt: "Summarise {deep}/notes.txt"}}
+        """,
+    )
+    script = write_job(
+        tmp_path,
+        """
+        models: [gpt-4.1]
+        conversations:
+          - messages:
+              - {role: system, content: "${system}"}
+              - {role: user, content: "Summarise ${workdir}/a/b/c/d/notes.txt"}
+              - {role: assistant, content: "It says hello."}
+        """,
+        "script.yaml",
+    )
+    common = ["run", str(job), "--replay", str(script), "-q"]
+    found = CliRunner().invoke(main, [*common, "--out", str(tmp_path / "found")])
+    named = CliRunner().invoke(
+        main,
+        [*common, "--out", str(tmp_path / "named"), "--replay-root", str(tmp_path / "root")],
+    )
+    assert (found.exit_code, named.exit_code) == (1, 0)
+    [run] = (tmp_path / "named").iterdir()
+    record = json.loads((run / "run.json").read_text())
+    assert record["options"]["replay_root"] == str(tmp_path / "root")
+    assert record["tasks"][0]["final_message"] == "It says hello."

@@ -29,6 +29,8 @@ class RunOptions:
     max_cli_restarts: int = 3
     clients: int | None = None  # Copilot CLI processes; None: from concurrency and CPUs
     replay: tuple[Path, ...] = ()
+    # What ${workdir} in the replayed scripts stands for; None: found for each session.
+    replay_root: Path | None = None
     run_id: str | None = None
     handle_signals: bool = False
     # Reuse the results of unchanged tasks from the runs in cache_from (default: out_dir).
@@ -49,6 +51,7 @@ class RunOptions:
             "max_cli_restarts": self.max_cli_restarts,
             "clients": self.clients,
             "replay": [str(path) for path in self.replay],
+            "replay_root": str(self.replay_root) if self.replay_root else None,
             "incremental": self.incremental,
             "cache_from": str(self.cache_from) if self.cache_from else None,
         }

@@ -282,7 +282,7 @@ async def _tasks_and_environment(
         if options.model:
             tasks = [dataclasses.replace(task, model=options.model) for task in tasks]
         return tasks, {}
-    model = await stack.enter_async_context(ScriptedModel(plan.scripts))
+    model = await stack.enter_async_context(ScriptedModel(plan.scripts, root=options.replay_root))
     tasks = _point_at_replay(tasks, model.base_url, model.models, options)
     log.info("replaying scripts", base_url=model.base_url)
     # The CLI's own offline switch; it insists on a default provider and model, though
