@@ -56,25 +56,34 @@ def write_reports(run_path: Path) -> None:
 
 def results_jsonl(tasks: Sequence[StoredTask]) -> str:
     """One JSON object per task, for pandas (``read_json(lines=True)``) and jq."""
-    records = [task.record for task in tasks]
-    lines = [
-        json.dumps(
-            {
-                "id": record["id"],
-                "job": record["job"],
-                "status": record["status"],
-                "matrix": record.get("matrix", {}),
-                "output": record.get("output"),
-                "error": record.get("error"),
-                "duration_seconds": record.get("duration_seconds"),
-                "total_tokens": record.get("usage", {}).get("total_tokens", 0),
-                "changed_files": record.get("changed_files", []),
-            },
-            ensure_ascii=False,
-        )
-        for record in records
-    ]
+    lines = [json.dumps(_results_line(task.record), ensure_ascii=False) for task in tasks]
     return "".join(line + "\n" for line in lines)
+
+
+def _results_line(record: Mapping[str, Any]) -> dict[str, Any]:
+    """A task's line of results.jsonl: its record's fields flat, ``reused_from`` only on
+    a task an incremental run took from an earlier run."""
+    usage = record.get("usage", {})
+    line = {
+        "id": record["id"],
+        "job": record["job"],
+        "status": record["status"],
+        "matrix": record.get("matrix", {}),
+        "output": record.get("output"),
+        "error": record.get("error"),
+        "duration_seconds": record.get("duration_seconds"),
+        "total_tokens": usage.get("total_tokens", 0),
+        "changed_files": record.get("changed_files", []),
+        "answer": record.get("final_message"),
+        "started_at": record.get("started_at"),
+        "finished_at": record.get("finished_at"),
+        "attempts": record.get("attempt", 0),
+        "input_tokens": usage.get("input_tokens", 0),
+        "output_tokens": usage.get("output_tokens", 0),
+    }
+    if record.get("reused_from"):
+        line["reused_from"] = record["reused_from"]
+    return line
 
 
 def summary_markdown(run: StoredRun, tasks: Sequence[StoredTask]) -> str:
