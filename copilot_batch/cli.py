@@ -57,6 +57,7 @@ from .terminal import (
     print_removals,
     print_summary,
     print_tasks,
+    show_json,
     show_summary,
     show_task,
 )
@@ -392,12 +393,15 @@ def list_tasks(paths: tuple[str, ...]) -> None:
 @click.argument("run_name", metavar="RUN")
 @click.argument("task_id", metavar="[TASK]", required=False)
 @_out_option("Where to look for RUN when it is a run id.")
-def show(run_name: str, task_id: str | None, out_dir: Path) -> None:
+@click.option("as_json", "--json", is_flag=True, help="Print run.json, or TASK's result.json.")
+def show(run_name: str, task_id: str | None, out_dir: Path, as_json: bool) -> None:
     """Print a run's summary, or one TASK's answer, output, changes and permission audit.
 
     RUN is a run folder, or a run id under --out."""
     run_path = find_run(run_name, out_dir)
-    if task_id is None:
+    if as_json:
+        show_json(run_path, task_id)
+    elif task_id is None:
         show_summary(run_path)
     else:
         show_task(run_path, task_id)

@@ -3,7 +3,7 @@ task, the summary, and what the commands on finished runs print (``show``, ``lis
 ``apply``, ``clean``)."""
 
 from .live import LiveView, PlainProgress
-from .show import print_applied, print_removals, print_tasks, show_summary, show_task
+from .show import print_applied, print_removals, print_tasks, show_json, show_summary, show_task
 from .summary import print_summary, task_line
 
 __all__ = [
@@ -13,6 +13,7 @@ __all__ = [
     "print_removals",
     "print_summary",
     "print_tasks",
+    "show_json",
     "show_summary",
     "show_task",
     "task_line",

@@ -1,6 +1,6 @@
 """What the commands on finished runs print: ``show`` (a run's summary, one task's
-answer, output, changes and permission audit), ``list``'s tasks, and the outcomes of
-``apply`` and ``clean`` with the exit code they make."""
+answer, output, changes and permission audit, or their records as JSON), ``list``'s tasks,
+and the outcomes of ``apply`` and ``clean`` with the exit code they make."""
 
 from __future__ import annotations
 
@@ -60,6 +60,14 @@ def show_task(run_path: Path, task_id: str) -> None:
                 f"({entry['rule']})",
                 soft_wrap=True,
             )
+
+
+def show_json(run_path: Path, task_id: str | None) -> None:
+    """run.json, or the task's result.json (its run.json entry when it has none), as the
+    reader checked them: JSON on stdout and nothing else. ASCII, so no terminal encoding
+    can refuse it."""
+    stored = read_run(run_path) if task_id is None else read_task(run_path, task_id)
+    click.echo(json.dumps(stored.record, indent=2))
 
 
 def _print_rows(console: Console, task: StoredTask) -> None:
