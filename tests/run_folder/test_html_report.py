@@ -29,9 +29,9 @@ from copilot_batch.run_folder.html.data import (
 )
 from copilot_batch.run_folder.html.page import page
 from copilot_batch.run_folder.reader import read_run
-from copilot_batch.scripted_model import ScriptedModel, load_scripts
 from copilot_batch.runtime import RunOptions
 from copilot_batch.runtime.resume import resume_run
+from copilot_batch.scripted_model import ScriptedModel, load_scripts
 from copilot_batch.testing import one_tool_conversation, run_job_files
 
 DATA = re.compile(r'<script type="application/json" id="report-data">(.*?)</script>', re.S)
