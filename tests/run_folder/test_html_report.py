@@ -56,7 +56,7 @@ def test_only_shown_events_are_kept_long_results_cut_and_system_messages_first()
         line("model.messages_snapshot", messages=["big"]),
         line("tool.execution_start", toolCallId="t0", toolName="view", arguments={"path": "a"}),
         line("tool.execution_complete", toolCallId="t0", success=True,
-             result={"content": "short", "detailedContent": "x" * (MAX_TEXT + 5)}),
+             result={"content": "x" * (MAX_TEXT + 5), "detailedContent": "diff"}),
         line("assistant.message", content="Done.", toolRequests=[{"name": "view"}]),
         line("system.message", attempt=2, content="You are Copilot."),
     ]  # fmt: skip

@@ -159,8 +159,9 @@ def shown_events(events: Iterable[Mapping[str, Any]], shared: SharedTexts) -> li
 
 
 def _cut_result(result: Mapping[str, Any]) -> dict[str, Any]:
-    """A tool result's text (its ``detailedContent`` when richer), cut to MAX_TEXT."""
-    text = result.get("detailedContent") or result.get("content")
+    """A tool result's text as the model got it (``content``; ``detailedContent``, which
+    the CLI's own views show, only when there is no content), cut to MAX_TEXT."""
+    text = result.get("content") or result.get("detailedContent")
     return cut_text(text if isinstance(text, str) else None) or {"text": ""}
 
 
