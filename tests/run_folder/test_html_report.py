@@ -202,6 +202,16 @@ def test_a_merge_writes_the_merged_runs_report(tmp_path: Path) -> None:
     assert [task["id"] for task in data["tasks"]] == ["one", "two"]
 
 
+def test_a_patch_or_event_log_that_cannot_be_read_is_said_in_its_place(tmp_path: Path) -> None:
+    record = task_record("one", changed_files=["a.py"], patch="tasks/one/changes.patch")
+    folder = write_run(tmp_path / "r", [record])
+    (folder / "tasks" / "one" / "events.jsonl").mkdir()  # a folder: it cannot be read
+    assert CliRunner().invoke(main, ["view", str(folder)]).exit_code == 0
+    task = embedded((folder / "report.html").read_text(encoding="utf-8"))["tasks"][0]
+    assert task["events"] == []
+    assert task["patch"]["text"].endswith("changes.patch is missing)")
+
+
 def test_view_writes_the_report_and_prints_its_url(tmp_path: Path) -> None:
     folder = write_run(tmp_path / "runs" / "r", [task_record("one")])
     by_path = CliRunner().invoke(main, ["view", str(folder)])

@@ -12,6 +12,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from ...errors import RunFolderError
 from ...redact import Redactor
 from ..layout import RunFolder
 from ..reader import StoredRun, StoredTask, read_events, read_patch, read_run
@@ -32,12 +33,26 @@ def html_report(run: StoredRun, tasks: Sequence[StoredTask], redactor: Redactor)
     """The page of ``run`` and its ``tasks`` (as the reader gave them), their event logs and
     patches read from the run folder and nothing else; passed through ``redactor`` once more."""
     data = report_data(
-        run,
-        tasks,
-        lambda task_id: read_events(run.path, task_id),
-        lambda task: read_patch(run.path, task),
+        run, tasks, lambda task_id: _events(run, task_id), lambda task: _patch(run, task)
     )
     return page(redactor.data(data))
+
+
+def _events(run: StoredRun, task_id: str) -> list[dict[str, Any]]:
+    """The task's events; none when its event log cannot be read (the other reports are
+    still written, and the page says the task has no event log)."""
+    try:
+        return read_events(run.path, task_id)
+    except RunFolderError:
+        return []
+
+
+def _patch(run: StoredRun, task: StoredTask) -> str | None:
+    """The task's changes.patch, or why it cannot be read, in its place."""
+    try:
+        return read_patch(run.path, task)
+    except RunFolderError as error:
+        return f"({error})"
 
 
 def page(data: Any) -> str:
