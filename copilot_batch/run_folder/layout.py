@@ -83,6 +83,10 @@ class RunFolder:
         return self.path / "junit.xml"
 
     @property
+    def report_html(self) -> Path:
+        return self.path / "report.html"
+
+    @property
     def copilot_home(self) -> Path:
         """The CLI's state directory (COPILOT_HOME) while the run lasts; never ~/.copilot."""
         return self.copilot_home_of(0)

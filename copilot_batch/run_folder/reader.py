@@ -418,6 +418,27 @@ def read_patch(folder: Path, task: StoredTask) -> str | None:
         raise RunFolderError(path, f"is not UTF-8 text (byte {error.start})") from None
 
 
+def read_events(folder: Path, task_id: str) -> list[dict[str, Any]]:
+    """The task's events.jsonl, one dict a line; none when it has no event log. A line that
+    is not a JSON object (the last one of a killed run may be cut short) is skipped."""
+    path = RunFolder.ended(folder).events_path(task_id)
+    if not os.path.lexists(path):
+        return []
+    events = []
+    for line in _read_bytes(path).decode("utf-8", errors="replace").splitlines():
+        value = _read_line(line)
+        if isinstance(value, dict):
+            events.append(value)
+    return events
+
+
+def _read_line(line: str) -> Any:
+    try:
+        return json.loads(line, parse_constant=_refuse_constant)
+    except (ValueError, RecursionError):  # JSONDecodeError is a ValueError
+        return None
+
+
 def read_summary(folder: Path) -> str | None:
     """summary.md's text, or None when it is missing or not a readable UTF-8 file."""
     try:

@@ -1,4 +1,5 @@
-"""Reports made from a run folder on disk: results.jsonl, summary.md and junit.xml.
+"""Reports made from a run folder on disk: results.jsonl, summary.md, junit.xml and
+report.html (:mod:`.html`).
 
 They are read (by :mod:`.reader`) from ``run.json`` and each
 ``tasks/<id>/result.json``, which were redacted when written, so nothing here can reveal a
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..records import TaskStatus
+from .html import html_report
 from .layout import RunFolder
 from .reader import StoredRun, StoredTask, read_run
 from .run_record import cost, totals
@@ -39,8 +41,8 @@ _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
 def write_reports(run_path: Path) -> None:
-    """Write results.jsonl, summary.md and junit.xml; append the summary to GitHub's step
-    summary when ``GITHUB_STEP_SUMMARY`` names a file."""
+    """Write results.jsonl, summary.md, junit.xml and report.html; append the summary to
+    GitHub's step summary when ``GITHUB_STEP_SUMMARY`` names a file."""
     run = read_run(run_path)
     tasks = run.results()
     folder = RunFolder.ended(run_path)
@@ -48,6 +50,7 @@ def write_reports(run_path: Path) -> None:
     summary = summary_markdown(run, tasks)
     folder.write_text(folder.summary_md, summary)
     folder.write_text(folder.junit_xml, junit_xml(run, tasks))
+    folder.write_text(folder.report_html, html_report(run, tasks, folder.redactor))
     step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if step_summary:
         with open(step_summary, "a", encoding="utf-8") as file:
