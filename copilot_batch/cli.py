@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import sys
+import webbrowser
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -38,6 +39,7 @@ from .run_folder import (
     read_run,
     runs_older_than,
     runs_under,
+    write_html_report,
 )
 from .runtime import (
     DEFAULT_CONCURRENCY,
@@ -401,6 +403,20 @@ def show(run_name: str, task_id: str | None, out_dir: Path) -> None:
         show_summary(run_path)
     else:
         show_task(run_path, task_id)
+
+
+@main.command()
+@click.argument("run_name", metavar="RUN")
+@_out_option("Where to look for RUN when it is a run id.")
+@click.option("--open", "open_it", is_flag=True, help="Open the report in a web browser.")
+def view(run_name: str, out_dir: Path, open_it: bool) -> None:
+    """Write the run's report.html again and print its file:// URL.
+
+    RUN is a run folder, or a run id under --out."""
+    url = write_html_report(find_run(run_name, out_dir)).resolve().as_uri()
+    click.echo(url)
+    if open_it:
+        webbrowser.open(url)  # False when there is no browser: the URL is printed anyway
 
 
 @main.command()

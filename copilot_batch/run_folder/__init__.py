@@ -4,6 +4,7 @@ clean)."""
 
 from .apply import AppliedPatch, apply_run
 from .clean import Removal, clean_run, parse_age, runs_older_than
+from .html import write_html_report
 from .layout import DEFAULT_OUT, RunFolder
 from .merge import merge_runs
 from .reader import (
@@ -39,4 +40,5 @@ __all__ = [
     "runs_older_than",
     "runs_under",
     "summary_markdown",
+    "write_html_report",
 ]
