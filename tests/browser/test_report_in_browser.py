@@ -148,6 +148,11 @@ def test_the_tasks_table_has_a_row_per_task_with_its_status(page: Page, report: 
     expect(page.locator('tr.task-row[data-task-id="edit-notes"] .changed-files')).to_contain_text(
         "1"
     )
+    for task_id in STATUSES:
+        expect(page.locator(f'#timeline .timeline-bar[data-task-id="{task_id}"]')).to_have_count(1)
+        expect(
+            page.locator(f'.timeline-bar[data-task-id="{task_id}"][data-attempt="1"]')
+        ).to_be_visible()
 
 
 def test_filters_by_status_job_and_text_hide_the_other_rows(page: Page, report: Report) -> None:
@@ -238,6 +243,13 @@ def test_a_deep_link_opens_the_task(page: Page, report: Report) -> None:
     expect(view.locator("#task-header")).to_contain_text("failed")
     expect(view.locator("#task-header")).to_contain_text("no scripted reply")
     expect(page.locator("#tasks-view")).to_be_hidden()
+
+
+def test_an_answer_is_rendered_as_markdown(page: Page, report: Report) -> None:
+    page.goto(f"{report.url}#task=greet-ada")
+    answer = page.locator("#task-view .transcript .msg.assistant").last
+    expect(answer).to_contain_text("Hello, Ada.")
+    expect(answer.locator("strong")).to_have_text("Ada")
 
 
 def test_the_page_requests_nothing_but_its_own_file(
