@@ -1,5 +1,5 @@
-"""The pytest plugin of copilot-batch: the ``cli`` marker and fixtures for tests that run job
-files at the scripted model.
+"""The pytest plugin of copilot-batch: the ``cli`` and ``browser`` markers and fixtures for
+tests that run job files at the scripted model.
 
 pytest loads it in every session where copilot-batch is installed (entry point ``pytest11``),
 so it imports neither the Copilot SDK nor the scripted model's server until a fixture runs.
@@ -21,6 +21,10 @@ if TYPE_CHECKING:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "cli: starts the real Copilot CLI (deselect with -m 'not cli')"
+    )
+    config.addinivalue_line(
+        "markers",
+        "browser: drives the system Chromium through Playwright (deselect with -m 'not browser')",
     )
 
 
