@@ -1,4 +1,5 @@
-"""The ``copilot-batch`` command line: run, validate, list, skills, schema, model-server."""
+"""The ``copilot-batch`` command line: run, validate, list, skills, schema, model-server,
+script."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from rich.console import Console
 
 from . import cli_options
 from .bugs import internal_error
-from .errors import CopilotBatchError, ExitCode, RunLockedError
+from .errors import CopilotBatchError, ExitCode, RunLockedError, ScriptError
 from .jobfile import (
     JobSpec,
     Skill,
@@ -31,12 +32,15 @@ from .jobfile import (
 )
 from .run_folder import (
     DEFAULT_OUT,
+    RunFolder,
     apply_run,
     clean_run,
     find_run,
     merge_runs,
     parse_age,
+    read_events,
     read_run,
+    read_task,
     runs_older_than,
     runs_under,
     write_html_report,
@@ -51,7 +55,7 @@ from .runtime import (
     run_batch,
     select_tasks,
 )
-from .scripted_model import load_scripts, serve_forever
+from .scripted_model import dump_script, load_scripts, rebuild_conversation, serve_forever
 from .terminal import (
     LiveView,
     PlainProgress,
@@ -518,6 +522,32 @@ def clean(
 def schema() -> None:
     """Print the JSON Schema of job files."""
     click.echo(json.dumps(job_schema(), indent=2))
+
+
+@main.command("script")
+@click.argument("run_name", metavar="RUN")
+@click.argument("task_id", metavar="TASK")
+@_out_option("Where to look for RUN when it is a run id.")
+def script(run_name: str, task_id: str, out_dir: Path) -> None:
+    """Print a scripted-model script of TASK's conversation, rebuilt from its events.
+
+    RUN is a run folder, or a run id under --out. Comments at the top name what the
+    replay may not reproduce."""
+    click.echo(_task_script(find_run(run_name, out_dir), task_id), nl=False)
+
+
+def _task_script(run_path: Path, task_id: str) -> str:
+    task = read_task(run_path, task_id)
+    rebuilt = rebuild_conversation(read_events(run_path, task_id))
+    if rebuilt is None:
+        events = RunFolder.ended(run_path).events_path(task_id)
+        raise ScriptError(
+            events, None, f"task {task_id!r} logged no prompt to rebuild a script from"
+        )
+    notes = [f"copilot-batch script: task {task_id} of {run_path}", *rebuilt.notes]
+    if task.record["status"] != "ok":
+        notes.append(f"the task ended {task.record['status']}: {task.record.get('error')}")
+    return dump_script(rebuilt.messages, rebuilt.models, notes)
 
 
 @main.command("model-server")

@@ -6,8 +6,10 @@ nothing from the rest of copilot-batch but its errors and its file reader.
 """
 
 from ..errors import ScriptError
+from .dump import dump_messages, dump_script
 from .matcher import Diagnosis, Difference, Match, find_reply
 from .normalize import Message, ToolCall, coalesce, expand_reply, normalize_messages
+from .rebuild import Rebuilt, rebuild_conversation
 from .script import Conversation, Script, load_script, load_scripts, parse_script
 from .server import Fault, FaultKind, RequestRecord, ScriptedModel, serve_forever
 
@@ -19,17 +21,21 @@ __all__ = [
     "FaultKind",
     "Match",
     "Message",
+    "Rebuilt",
     "RequestRecord",
     "Script",
     "ScriptError",
     "ScriptedModel",
     "ToolCall",
     "coalesce",
+    "dump_messages",
+    "dump_script",
     "expand_reply",
     "find_reply",
     "load_script",
     "load_scripts",
     "normalize_messages",
     "parse_script",
+    "rebuild_conversation",
     "serve_forever",
 ]
