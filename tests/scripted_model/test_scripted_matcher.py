@@ -107,6 +107,10 @@ def test_no_match_names_the_closest_conversation_and_first_difference(tmp_path: 
         "first difference at message 3 (tool): request "
         '{"content":"something else","role":"tool","tool_call_id":"toolcall_0"} vs script '
         '{"content":"draft","role":"tool","tool_call_id":"toolcall_0"}'
+        "\n\nthe script expected next (YAML):\n"
+        "- role: tool\n  content: draft\n  tool_call_id: toolcall_0"
+        "\n\nthe request's last message:\n"
+        "- role: tool\n  content: something else\n  tool_call_id: toolcall_0"
     )
 
 
@@ -137,7 +141,7 @@ def test_conversation_without_a_reply_next_is_explained(tmp_path: Path) -> None:
         2,
         "the script ends where the request ends, with no reply",
     )
-    assert str(found).endswith("with no reply")
+    assert "with no reply\n\nthe request's last message:\n- role: user\n" in str(found)
 
 
 def test_no_scripts_at_all() -> None:
@@ -145,4 +149,34 @@ def test_no_scripts_at_all() -> None:
     assert isinstance(found, Diagnosis)
     assert str(found) == (
         "no scripted reply for this request (2 normalised messages); no script has a conversation"
+        "\n\nthe request's last message:\n- role: user\n  content: Read notes.txt"
     )
+
+
+def test_request_past_the_script_gets_its_extra_messages_as_yaml_to_add(tmp_path: Path) -> None:
+    done = {"role": "tool", "tool_call_id": "call_1", "content": "final"}
+    answer = {"role": "assistant", "content": "It says final."}
+    more = {"role": "user", "content": "And then?"}
+    found = find_reply([script(tmp_path)], request(PROMPT, CALL, done, answer, more))
+    assert str(found).endswith(
+        "(4)\n\nto add at the conversation's end, then an assistant reply (YAML):\n"
+        "- role: user\n  content: And then?"
+        "\n\nthe request's last message:\n- role: user\n  content: And then?"
+    )
+
+
+def test_a_very_long_expected_message_is_cut(tmp_path: Path) -> None:
+    long = {"role": "user", "content": "x" * 10_000}
+    found = find_reply(
+        [script(tmp_path)],
+        request(
+            PROMPT,
+            CALL,
+            {"role": "tool", "tool_call_id": "call_1", "content": "final"},
+            {"role": "assistant", "content": "It says final."},
+            long,
+        ),
+    )
+    assert isinstance(found, Diagnosis)
+    assert str(found).count("… (cut)") == 2
+    assert len(str(found)) < 9_000
