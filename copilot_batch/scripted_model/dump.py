@@ -16,9 +16,20 @@ class _Dumper(yaml.SafeDumper):
     """Multi-line text as ``|`` blocks, so prompts and file contents stay readable."""
 
 
+# Line breaks YAML knows besides \n: a plain or block scalar would turn them into one.
+_OTHER_BREAKS = ("\r", "\x85", "\u2028", "\u2029")
+
+
 def _text(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
     style = "|" if "\n" in value else None
+    if any(mark in value for mark in _OTHER_BREAKS):
+        style = '"'  # escaped, so they read back as written
     return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+def _comment(line: str) -> str:
+    """A comment line YAML reads: characters it rejects or breaks lines at, escaped."""
+    return "# " + "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in line) + "\n"
 
 
 _Dumper.add_representer(str, _text)
@@ -37,7 +48,7 @@ def dump_script(
     messages: Sequence[Message], models: Sequence[str] = (), notes: Sequence[str] = ()
 ) -> str:
     """A script of one conversation, with each of ``notes`` as a comment at its top."""
-    comments = "".join(f"# {line}\n" for note in notes for line in note.splitlines())
+    comments = "".join(_comment(line) for note in notes for line in note.split("\n"))
     body = {
         "models": list(models),
         "conversations": [{"messages": [m.to_json() for m in messages]}],
