@@ -51,7 +51,7 @@ from .runtime import (
     run_batch,
     select_tasks,
 )
-from .scripted_model import load_scripts, serve_forever
+from .scripted_model import FAULT_SYNTAX, Fault, load_scripts, parse_fault, serve_forever
 from .terminal import (
     LiveView,
     PlainProgress,
@@ -520,6 +520,14 @@ def schema() -> None:
     click.echo(json.dumps(job_schema(), indent=2))
 
 
+def _faults(values: tuple[str, ...]) -> tuple[Fault, ...]:
+    """--fault: each KIND[:KEY=VALUE,…] as a scripted-model fault."""
+    try:
+        return tuple(parse_fault(value) for value in values)
+    except ValueError as error:
+        raise click.BadParameter(str(error)) from None
+
+
 @main.command("model-server")
 @click.option(
     "--script",
@@ -544,10 +552,45 @@ def schema() -> None:
     show_default=True,
     help="Seconds added before every reply.",
 )
-def model_server(scripts: tuple[Path, ...], host: str, port: int, latency: float) -> None:
-    """Serve scripted conversations as an OpenAI-compatible model on loopback."""
+@click.option(
+    "--fault",
+    "faults",
+    multiple=True,
+    metavar=FAULT_SYNTAX,
+    callback=lambda _context, _parameter, values: _faults(values),
+    help="Answer requests with a fault instead (repeatable; the first that selects a "
+    "request wins): KIND is rate_limit, server_error, hang, disconnect or malformed; it "
+    "applies to `times` requests (default 1) after letting `after` through (default 0), "
+    "only to prompts containing `prompt` (last; default every request). "
+    "See docs/scripted-model.md.",
+)
+@click.option(
+    "--barrier",
+    type=click.IntRange(1),
+    help="Hold every reply until this many requests are open at once.",
+)
+@click.option(
+    "--root",
+    type=click.Path(path_type=Path),
+    help="What ${workdir} stands for: the folder the recordings were made in "
+    "(default: each session's working directory).",
+)
+def model_server(
+    scripts: tuple[Path, ...],
+    host: str,
+    port: int,
+    latency: float,
+    faults: tuple[Fault, ...],
+    barrier: int | None,
+    root: Path | None,
+) -> None:
+    """Serve scripted conversations as an OpenAI-compatible model on loopback.
+
+    It prints its base URL (http://HOST:PORT/v1) on one line once it listens."""
     loaded = load_scripts(scripts)
     anyio.run(
-        lambda: serve_forever(loaded, host=host, port=port, latency=latency),
+        lambda: serve_forever(
+            loaded, host=host, port=port, latency=latency, faults=faults, barrier=barrier, root=root
+        ),
         backend="asyncio",
     )
