@@ -34,8 +34,10 @@ def _fields(options: str) -> dict[str, str]:
         if rest.startswith("prompt="):
             key, value, rest = "prompt", rest.removeprefix("prompt="), ""
         else:
-            item, _, rest = rest.partition(",")
+            item, comma, rest = rest.partition(",")
             key, equals, value = item.partition("=")
+            if comma and not rest:
+                raise ValueError(f"{options!r} ends in a comma")
             if not equals:
                 raise ValueError(f"{item!r} is not KEY=VALUE")
         if key in found:
