@@ -30,6 +30,7 @@ from .jobfile import (
     resolve_job_paths,
     unsandboxed_shell_tasks,
 )
+from .records import TaskStatus
 from .run_folder import (
     DEFAULT_OUT,
     RunFolder,
@@ -55,7 +56,15 @@ from .runtime import (
     run_batch,
     select_tasks,
 )
-from .scripted_model import dump_script, load_scripts, rebuild_conversation, serve_forever
+from .scripted_model import (
+    FAULT_SYNTAX,
+    Fault,
+    dump_script,
+    load_scripts,
+    parse_fault,
+    rebuild_conversation,
+    serve_forever,
+)
 from .terminal import (
     LiveView,
     PlainProgress,
@@ -545,9 +554,17 @@ def _task_script(run_path: Path, task_id: str) -> str:
             events, None, f"task {task_id!r} logged no prompt to rebuild a script from"
         )
     notes = [f"copilot-batch script: task {task_id} of {run_path}", *rebuilt.notes]
-    if task.record["status"] != "ok":
-        notes.append(f"the task ended {task.record['status']}: {task.record.get('error')}")
+    if task.status is not TaskStatus.OK:
+        notes.append(f"the task ended {task.status}: {task.record.get('error')}")
     return dump_script(rebuilt.messages, rebuilt.models, notes)
+
+
+def _faults(values: tuple[str, ...]) -> tuple[Fault, ...]:
+    """--fault: each KIND[:KEY=VALUE,…] as a scripted-model fault."""
+    try:
+        return tuple(parse_fault(value) for value in values)
+    except ValueError as error:
+        raise click.BadParameter(str(error)) from None
 
 
 @main.command("model-server")
@@ -574,10 +591,45 @@ def _task_script(run_path: Path, task_id: str) -> str:
     show_default=True,
     help="Seconds added before every reply.",
 )
-def model_server(scripts: tuple[Path, ...], host: str, port: int, latency: float) -> None:
-    """Serve scripted conversations as an OpenAI-compatible model on loopback."""
+@click.option(
+    "--fault",
+    "faults",
+    multiple=True,
+    metavar=FAULT_SYNTAX,
+    callback=lambda _context, _parameter, values: _faults(values),
+    help="Answer requests with a fault instead (repeatable; the first that selects a "
+    "request wins): KIND is rate_limit, server_error, hang, disconnect or malformed; it "
+    "applies to `times` requests (default 1) after letting `after` through (default 0), "
+    "only to prompts containing `prompt` (last; default every request). "
+    "See docs/scripted-model.md.",
+)
+@click.option(
+    "--barrier",
+    type=click.IntRange(1),
+    help="Hold every reply until this many requests are open at once.",
+)
+@click.option(
+    "--root",
+    type=click.Path(path_type=Path),
+    help="What ${workdir} stands for: the folder the recordings were made in "
+    "(default: each session's working directory).",
+)
+def model_server(
+    scripts: tuple[Path, ...],
+    host: str,
+    port: int,
+    latency: float,
+    faults: tuple[Fault, ...],
+    barrier: int | None,
+    root: Path | None,
+) -> None:
+    """Serve scripted conversations as an OpenAI-compatible model on loopback.
+
+    It prints its base URL (http://HOST:PORT/v1) on one line once it listens."""
     loaded = load_scripts(scripts)
     anyio.run(
-        lambda: serve_forever(loaded, host=host, port=port, latency=latency),
+        lambda: serve_forever(
+            loaded, host=host, port=port, latency=latency, faults=faults, barrier=barrier, root=root
+        ),
         backend="asyncio",
     )

@@ -15,7 +15,15 @@ SHARED = {"errors", "redact", "files", "git", "bugs", "tools", "hooks"}
 ALLOWED = {
     "__init__": {"errors", "jobfile", "records", "runtime"},
     "__main__": {"cli"},
-    "cli": {"cli_options", "terminal", "runtime", "scripted_model", "run_folder", "jobfile"},
+    "cli": {
+        "cli_options",
+        "terminal",
+        "runtime",
+        "scripted_model",
+        "run_folder",
+        "records",
+        "jobfile",
+    },
     "cli_options": {"run_folder", "jobfile"},
     "testing": {"__init__", "runtime", "run_folder", "scripted_model"},
     "terminal": {"run_folder", "records", "jobfile"},

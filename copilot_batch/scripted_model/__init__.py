@@ -7,6 +7,7 @@ nothing from the rest of copilot-batch but its errors and its file reader.
 
 from ..errors import ScriptError
 from .dump import dump_messages, dump_script
+from .fault_spec import FAULT_SYNTAX, parse_fault
 from .matcher import Diagnosis, Difference, Match, find_reply
 from .normalize import Message, ToolCall, coalesce, expand_reply, normalize_messages
 from .rebuild import Rebuilt, rebuild_conversation
@@ -14,6 +15,7 @@ from .script import Conversation, Script, load_script, load_scripts, parse_scrip
 from .server import Fault, FaultKind, RequestRecord, ScriptedModel, serve_forever
 
 __all__ = [
+    "FAULT_SYNTAX",
     "Conversation",
     "Diagnosis",
     "Difference",
@@ -35,6 +37,7 @@ __all__ = [
     "load_script",
     "load_scripts",
     "normalize_messages",
+    "parse_fault",
     "parse_script",
     "rebuild_conversation",
     "serve_forever",

@@ -496,11 +496,16 @@ async def serve_forever(
     host: str = "127.0.0.1",
     port: int = 0,
     latency: float = 0.0,
+    faults: Sequence[Fault] = (),
+    barrier: int | None = None,
+    root: str | Path | None = None,
     task_status: anyio.abc.TaskStatus[str] = anyio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Serve ``scripts`` until cancelled; print the base URL (one line) once it listens.
-    Under ``TaskGroup.start`` the base URL is also the start value."""
-    async with ScriptedModel(scripts, latency=latency, host=host, port=port) as model:
+    """Serve ``scripts`` until cancelled, with :class:`ScriptedModel`'s knobs; print the
+    base URL (one line) once it listens. Under ``TaskGroup.start`` it is the start value."""
+    async with ScriptedModel(
+        scripts, latency=latency, faults=faults, host=host, port=port, barrier=barrier, root=root
+    ) as model:
         print(model.base_url, flush=True)
         task_status.started(model.base_url)
         await anyio.sleep_forever()
