@@ -256,6 +256,14 @@ def _run_with_progress(
     metavar="DIR",
     help="Look for earlier runs to reuse in DIR instead of --out (implies --incremental).",
 )
+@click.option(
+    "--record",
+    type=click.Path(file_okay=False, path_type=Path),
+    metavar="DIR",
+    help="Capture every model exchange and write, after the run, one scripted-model file "
+    "per task into DIR (new or empty) for --replay. Tasks with a provider (BYOK) only: "
+    "GitHub Copilot API requests cannot be captured.",
+)
 @_execution_options
 def run(
     paths: tuple[str, ...],
@@ -271,6 +279,7 @@ def run(
     dry_run: bool,
     incremental: bool,
     cache_from: Path | None,
+    record: Path | None,
     cli_path: str | None,
     cli_url: str | None,
     replay: tuple[Path, ...],
@@ -293,6 +302,7 @@ def run(
         replay_root=replay_root,
         incremental=incremental or cache_from is not None,
         cache_from=cache_from,
+        record=record,
     )
     tasks = select_tasks(jobs, only, shard)
     _warn_unsandboxed(jobs, tasks)

@@ -15,6 +15,7 @@
      │    ├── RunLockedError          another process is writing the run folder
      │    ├── OptionError             a command-line option that cannot be used as given
      │    ├── ScriptError             a scripted-model script could not be loaded
+     │    ├── RecordingSecretError    a task's --record recording would hold a secret
      │    ├── ToolImportError         a tools.custom entry gives no tools (becomes a JobFileError)
      │    ├── HookImportError         a hooks entry gives no hook function (becomes a JobFileError)
      │    └── SkillError              a skills directory the CLI cannot use (becomes a JobFileError)
@@ -222,6 +223,22 @@ class OptionError(InvalidInputError):
 
     def __str__(self) -> str:
         return f"{self.option} {self.value}: {self.problem}"
+
+
+class RecordingSecretError(InvalidInputError):
+    """What a task sent its model holds a secret (a provider key, a token the run knows),
+    so ``run --record`` writes no recording: replaying would need the secret in the file."""
+
+    def __init__(self, task_id: str, role: str) -> None:
+        self.task_id = task_id
+        self.role = role
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        return (
+            f"--record: task {self.task_id} sent its model a secret (in a {self.role} "
+            "message); no recording was written"
+        )
 
 
 class ScriptError(InvalidInputError):

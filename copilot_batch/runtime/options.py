@@ -32,6 +32,7 @@ class RunOptions:
     # What ${workdir} in the replayed scripts stands for; None: found for each session.
     replay_root: Path | None = None
     run_id: str | None = None
+    record: Path | None = None  # write each task's model exchanges here as scripts
     handle_signals: bool = False
     # Reuse the results of unchanged tasks from the runs in cache_from (default: out_dir).
     incremental: bool = False
@@ -52,6 +53,7 @@ class RunOptions:
             "clients": self.clients,
             "replay": [str(path) for path in self.replay],
             "replay_root": str(self.replay_root) if self.replay_root else None,
+            "record": str(self.record) if self.record else None,
             "incremental": self.incremental,
             "cache_from": str(self.cache_from) if self.cache_from else None,
         }

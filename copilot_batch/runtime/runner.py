@@ -49,6 +49,7 @@ from .concurrency import AdaptiveLimit
 from .earlier_run import EarlierRun
 from .observer import RunObserver
 from .options import RunOptions
+from .recording import Recording
 from .reuse import find_reusable, reused_result
 from .run_stop import RunStop
 from .sandbox import check_sandbox_support
@@ -117,6 +118,7 @@ class RunPlan:
     scripts: Sequence[Script]
     cli_url: str | None
     cli_path: Path | None
+    recording: Recording | None = None
 
 
 async def run_in_folder(
@@ -130,6 +132,7 @@ async def run_in_folder(
     found, or into the ``resumed`` run's folder, which keeps what its earlier run did;
     hold the folder's lock while the run lasts."""
     scripts = load_scripts(options.replay)
+    recording = Recording.checked(options.record, tasks) if options.record else None
     cli_url = _cli_url(jobs, options)
     cli_path = None if cli_url else find_cli(options.cli_path)
     if resumed is None:
@@ -138,9 +141,12 @@ async def run_in_folder(
         earlier = EarlierRun()
     else:
         folder, earlier = resumed
-    plan = RunPlan(jobs, tasks, options, earlier, scripts, cli_url, cli_path)
+    plan = RunPlan(jobs, tasks, options, earlier, scripts, cli_url, cli_path, recording)
     with folder.locked():
-        return await _record_run(plan, RunRecorder(folder, _header(plan), tasks), observer)
+        result = await _record_run(plan, RunRecorder(folder, _header(plan), tasks), observer)
+    if recording is not None and not result.interrupted:
+        recording.write(folder.redactor)
+    return result
 
 
 def _header(plan: RunPlan) -> RunHeader:
@@ -250,6 +256,8 @@ async def _start_clients(
     options = plan.options
     async with AsyncExitStack() as stack:
         tasks, extra_env = await _tasks_and_environment(plan, stack, log)
+        if plan.recording is not None:
+            tasks = await plan.recording.start(tasks, stack)
         github_login = any(task.provider is None for task in tasks)
         clis = _clis(plan, recorder.folder, extra_env, github_login)
         # A server started by someone else looks for a login as it was told.
