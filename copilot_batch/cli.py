@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import sys
 import webbrowser
 from collections.abc import Awaitable, Callable, Iterator, Sequence
@@ -51,7 +52,7 @@ from .runtime import (
     RunOptions,
     RunResult,
     Shard,
-    parse_shard,
+    resolve_shard,
     resume_run,
     run_batch,
     select_tasks,
@@ -224,9 +225,12 @@ def _run_with_progress(
 @click.option("--only", multiple=True, metavar="GLOB", help="Run only task ids matching GLOB.")
 @click.option(
     "--shard",
-    metavar="I/N",
-    callback=lambda _context, _parameter, value: _parsed(parse_shard, value),
-    help="Run only the I-th of N disjoint slices of the tasks (for several machines).",
+    metavar="I/N|auto",
+    callback=lambda _context, _parameter, value: _parsed(
+        lambda text: resolve_shard(text, os.environ), value
+    ),
+    help="Run only the I-th of N disjoint slices of the tasks (for several machines); auto: "
+    "from a Kubernetes Indexed Job (JOB_COMPLETION_INDEX, COPILOT_BATCH_SHARDS).",
 )
 @click.option(
     "--run-timeout",

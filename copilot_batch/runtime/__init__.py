@@ -4,7 +4,7 @@ from .cli_binary import find_cli
 from .options import DEFAULT_CONCURRENCY, RunOptions
 from .resume import resume_run
 from .runner import RunResult, run_batch, select_tasks
-from .shards import Shard, parse_shard
+from .shards import Shard, parse_shard, resolve_shard
 
 __all__ = [
     "DEFAULT_CONCURRENCY",
@@ -13,6 +13,7 @@ __all__ = [
     "Shard",
     "find_cli",
     "parse_shard",
+    "resolve_shard",
     "resume_run",
     "run_batch",
     "select_tasks",

@@ -2,15 +2,23 @@
 
 A task's shard depends on its id alone (a hash), so it does not move when the job file is
 reordered or other tasks come and go, and every task is in exactly one of the N shards.
+
+``--shard auto`` takes the slice from a Kubernetes Indexed Job: the pod's 0-based
+``JOB_COMPLETION_INDEX``, and the shard count from ``COPILOT_BATCH_SHARDS``, which the
+manifest sets to its ``completions`` (Kubernetes does not tell the pod that number).
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 _SHARD = re.compile(r"^([0-9]+)/([0-9]+)$")
+_NUMBER = re.compile(r"^[0-9]+$")
+INDEX_VARIABLE = "JOB_COMPLETION_INDEX"
+COUNT_VARIABLE = "COPILOT_BATCH_SHARDS"
 
 
 @dataclass(frozen=True)
@@ -38,3 +46,30 @@ def parse_shard(text: str) -> Shard:
     if found is None:
         raise ValueError(f"shard {text!r} is not I/N, for example 2/4")
     return Shard(int(found.group(1)), int(found.group(2)))
+
+
+def resolve_shard(text: str, environ: Mapping[str, str]) -> Shard:
+    """``--shard``'s value: ``auto`` from ``environ`` (see the module), otherwise I/N."""
+    return shard_from_environment(environ) if text.strip() == "auto" else parse_shard(text)
+
+
+def shard_from_environment(environ: Mapping[str, str]) -> Shard:
+    """The shard of an Indexed Job's pod. Raises ValueError naming the variable at fault."""
+    count = _number(environ, COUNT_VARIABLE, "the number of shards: the Job's completions")
+    index = _number(environ, INDEX_VARIABLE, "set by Kubernetes in an Indexed Job's pods")
+    if count == 0:
+        raise ValueError(f"shard auto: {COUNT_VARIABLE}=0 must be at least 1")
+    if index >= count:
+        raise ValueError(
+            f"shard auto: {INDEX_VARIABLE}={index} must be below {COUNT_VARIABLE}={count}"
+        )
+    return Shard(index + 1, count)
+
+
+def _number(environ: Mapping[str, str], name: str, meaning: str) -> int:
+    value = environ.get(name)
+    if value is None:
+        raise ValueError(f"shard auto: {name} is not set ({meaning})")
+    if _NUMBER.match(value.strip()) is None:
+        raise ValueError(f"shard auto: {name}={value!r} is not a whole number")
+    return int(value)
