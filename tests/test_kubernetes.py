@@ -22,7 +22,11 @@ BIN = Path(sys.executable).parent
 
 
 def test_the_manifests_are_the_shards_the_merge_and_the_volume() -> None:
-    assert [path.name for path in MANIFESTS] == ["merge-job.yaml", "runs-pvc.yaml", "shards-job.yaml"]
+    assert [path.name for path in MANIFESTS] == [
+        "merge-job.yaml",
+        "runs-pvc.yaml",
+        "shards-job.yaml",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -65,11 +69,13 @@ def test_the_secrets_come_from_a_secret_only() -> None:
     assert not any("TOKEN" in name or "KEY" in name for name in environment("shards-job.yaml"))
 
 
-@pytest.mark.parametrize(("name", "subcommand"), [("shards-job.yaml", "run"), ("merge-job.yaml", "merge")])
+@pytest.mark.parametrize(
+    ("name", "subcommand"), [("shards-job.yaml", "run"), ("merge-job.yaml", "merge")]
+)
 def test_the_jobs_use_options_copilot_batch_has(name: str, subcommand: str) -> None:
     words = shlex.split(container(name)["args"][0].split("copilot-batch ", 1)[1])
     assert words[0] == subcommand
-    command = main.commands[subcommand]  # type: ignore[attr-defined]
+    command = main.commands[subcommand]
     known = {option for parameter in command.params for option in parameter.opts}
     used = {word for word in words if word.startswith("--")}
     assert used <= known, used - known
@@ -77,7 +83,9 @@ def test_the_jobs_use_options_copilot_batch_has(name: str, subcommand: str) -> N
     assert isinstance(context, click.Context)
 
 
-def run_script(name: str, folder: Path, exit_code: int, **env: str) -> subprocess.CompletedProcess[str]:
+def run_script(
+    name: str, folder: Path, exit_code: int, **env: str
+) -> subprocess.CompletedProcess[str]:
     """The container's script under /bin/sh -c, with a stand-in copilot-batch that logs its
     arguments to ``folder/calls`` and exits ``exit_code``; /runs is ``folder/runs``."""
     stand_in = folder / "bin" / "copilot-batch"
@@ -88,7 +96,11 @@ def run_script(name: str, folder: Path, exit_code: int, **env: str) -> subproces
     environ = {**os.environ, **environment(name), **env}
     environ["PATH"] = f"{stand_in.parent}{os.pathsep}{environ['PATH']}"
     return subprocess.run(
-        [*container(name)["command"], script], env=environ, capture_output=True, text=True, check=False
+        [*container(name)["command"], script],
+        env=environ,
+        capture_output=True,
+        text=True,
+        check=False,
     )
 
 
@@ -100,7 +112,8 @@ def test_a_shard_whose_tasks_failed_still_completes(
     assert (ran.returncode == 0) is pod_succeeds, ran.stderr
     runs = tmp_path / "runs" / "review-1"
     assert (tmp_path / "calls").read_text().split() == [
-        "run", "jobs/*.yaml", "--shard", "auto", "--out", str(runs), "--run-id", "shard-2", "--quiet"
+        "run", "jobs/*.yaml", "--shard", "auto", "--out", str(runs),
+        "--run-id", "shard-2", "--quiet",
     ]  # fmt: skip
 
 

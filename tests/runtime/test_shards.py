@@ -9,12 +9,15 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import given
+from hypothesis import strategies as st
 
 from copilot_batch.cli import main
-from copilot_batch.runtime.shards import Shard, parse_shard
+from copilot_batch.runtime.shards import Shard, parse_shard, resolve_shard, shard_from_environment
 
 SCRIPTS = Path(__file__).resolve().parents[1] / "data" / "scripts"
 IDS = [f"task-{n}" for n in range(200)]
+UNSET: dict[str, str | None] = {"JOB_COMPLETION_INDEX": None, "COPILOT_BATCH_SHARDS": None}
 
 
 def test_shards_partition_every_task_exactly_once() -> None:
@@ -41,6 +44,50 @@ def test_bad_shards_are_refused(text: str) -> None:
     result = CliRunner().invoke(main, ["run", "job.yaml", "--shard", text])
     assert result.exit_code == 2
     assert "--shard" in result.output
+
+
+@given(st.integers(1, 1000).flatmap(lambda n: st.tuples(st.integers(0, n - 1), st.just(n))))
+def test_auto_takes_the_indexed_jobs_pod_number_from_zero(index_and_count: tuple[int, int]) -> None:
+    index, count = index_and_count
+    environ = {"JOB_COMPLETION_INDEX": str(index), "COPILOT_BATCH_SHARDS": str(count)}
+    assert shard_from_environment(environ) == Shard(index + 1, count)
+    assert resolve_shard("auto", environ) == Shard(index + 1, count)
+    assert resolve_shard("1/2", environ) == Shard(1, 2)
+
+
+@pytest.mark.parametrize(
+    ("environ", "named"),
+    [
+        ({"COPILOT_BATCH_SHARDS": "4"}, "JOB_COMPLETION_INDEX is not set"),
+        ({"JOB_COMPLETION_INDEX": "0"}, "COPILOT_BATCH_SHARDS is not set"),
+        ({"JOB_COMPLETION_INDEX": "4", "COPILOT_BATCH_SHARDS": "4"}, "JOB_COMPLETION_INDEX=4"),
+        ({"JOB_COMPLETION_INDEX": "0", "COPILOT_BATCH_SHARDS": "0"}, "COPILOT_BATCH_SHARDS=0"),
+        ({"JOB_COMPLETION_INDEX": "-1", "COPILOT_BATCH_SHARDS": "4"}, "JOB_COMPLETION_INDEX="),
+        ({"JOB_COMPLETION_INDEX": "0", "COPILOT_BATCH_SHARDS": "four"}, "COPILOT_BATCH_SHARDS="),
+    ],
+)
+def test_auto_names_the_variable_that_is_missing_or_wrong(
+    environ: dict[str, str], named: str
+) -> None:
+    with pytest.raises(ValueError, match=named):
+        shard_from_environment(environ)
+    result = CliRunner().invoke(
+        main, ["run", "job.yaml", "--shard", "auto"], env={**UNSET, **environ}
+    )
+    assert result.exit_code == 2
+    assert named in result.output
+    assert "Traceback" not in result.output
+
+
+@given(
+    st.dictionaries(st.sampled_from(["JOB_COMPLETION_INDEX", "COPILOT_BATCH_SHARDS"]), st.text())
+)
+def test_auto_refuses_malformed_variables_with_a_value_error(environ: dict[str, str]) -> None:
+    try:
+        shard = shard_from_environment(environ)
+    except ValueError:
+        return
+    assert 1 <= shard.index <= shard.count
 
 
 @pytest.mark.cli
