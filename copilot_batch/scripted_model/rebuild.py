@@ -92,6 +92,7 @@ def _from_events(events: Sequence[Event]) -> list[Mapping[str, Any]]:
 
 
 def _assistant(data: Mapping[str, Any]) -> dict[str, Any]:
+    requests = data.get("toolRequests")
     calls = [
         {
             "id": request.get("toolCallId"),
@@ -101,7 +102,7 @@ def _assistant(data: Mapping[str, Any]) -> dict[str, Any]:
                 "arguments": json.dumps(request.get("arguments") or {}),
             },
         }
-        for request in data.get("toolRequests") or ()
+        for request in (requests if isinstance(requests, list) else ())
         if isinstance(request, Mapping)
     ]
     return {"role": "assistant", "content": data.get("content") or None, "tool_calls": calls}
