@@ -47,13 +47,7 @@ from .run_folder import (
     write_html_report,
 )
 from .runtime import DEFAULT_CONCURRENCY, RunOptions, Shard, parse_shard
-from .scripted_model import (
-    FAULT_SYNTAX,
-    dump_script,
-    load_scripts,
-    parse_fault,
-    rebuild_conversation,
-)
+from .scripted_model import FAULT_SYNTAX, parse_fault
 from .terminal import (
     LiveView,
     PlainProgress,
@@ -66,8 +60,8 @@ from .terminal import (
     show_task,
 )
 
-# The runtime and the scripted model's server (the Copilot SDK, aiohttp) are imported in the
-# commands that run tasks or serve: --help, validate, list and show start without them.
+# The runtime and the scripted model (the Copilot SDK, aiohttp) are imported in the commands
+# that run tasks, serve or write scripts: --help, validate, list and show start without them.
 if TYPE_CHECKING:
     from .runtime import RunResult
     from .scripted_model import Fault
@@ -555,6 +549,8 @@ def script(run_name: str, task_id: str, out_dir: Path) -> None:
 
 
 def _task_script(run_path: Path, task_id: str) -> str:
+    from .scripted_model import dump_script, rebuild_conversation  # see the imports at the top
+
     task = read_task(run_path, task_id)
     rebuilt = rebuild_conversation(read_events(run_path, task_id))
     if rebuilt is None:
@@ -635,7 +631,7 @@ def model_server(
     """Serve scripted conversations as an OpenAI-compatible model on loopback.
 
     It prints its base URL (http://HOST:PORT/v1) on one line once it listens."""
-    from .scripted_model import serve_forever  # aiohttp: see the imports at the top
+    from .scripted_model import load_scripts, serve_forever  # see the imports at the top
 
     loaded = load_scripts(scripts)
     anyio.run(

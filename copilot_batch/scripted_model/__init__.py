@@ -9,21 +9,44 @@ from typing import TYPE_CHECKING
 
 from ..errors import ScriptError
 from ..lazy import lazy_names
-from .dump import dump_messages, dump_script
 from .fault_spec import FAULT_SYNTAX, FaultKind, parse_fault
-from .matcher import Diagnosis, Difference, Match, find_reply
-from .normalize import Message, ToolCall, coalesce, expand_reply, normalize_messages
-from .rebuild import Rebuilt, rebuild_conversation
-from .script import Conversation, Script, load_script, load_scripts, parse_script
 
 if TYPE_CHECKING:
+    from .dump import dump_messages, dump_script
+    from .matcher import Diagnosis, Difference, Match, find_reply
+    from .normalize import Message, ToolCall, coalesce, expand_reply, normalize_messages
+    from .rebuild import Rebuilt, rebuild_conversation
+    from .script import Conversation, Script, load_script, load_scripts, parse_script
     from .server import Fault, RequestRecord, ScriptedModel, serve_forever
 
-# The server (aiohttp) is imported on first use: the command line names FAULT_SYNTAX in its
-# options, and validating a job file must not pay for a web server.
+# Imported on first use but the fault syntax, which the command line's options name: the
+# server needs aiohttp, and no command that only reads files should pay for it or the rest.
 __getattr__ = lazy_names(
     __name__,
-    {name: ".server" for name in ("Fault", "RequestRecord", "ScriptedModel", "serve_forever")},
+    {
+        "dump_messages": ".dump",
+        "dump_script": ".dump",
+        "Diagnosis": ".matcher",
+        "Difference": ".matcher",
+        "Match": ".matcher",
+        "find_reply": ".matcher",
+        "Message": ".normalize",
+        "ToolCall": ".normalize",
+        "coalesce": ".normalize",
+        "expand_reply": ".normalize",
+        "normalize_messages": ".normalize",
+        "Rebuilt": ".rebuild",
+        "rebuild_conversation": ".rebuild",
+        "Conversation": ".script",
+        "Script": ".script",
+        "load_script": ".script",
+        "load_scripts": ".script",
+        "parse_script": ".script",
+        "Fault": ".server",
+        "RequestRecord": ".server",
+        "ScriptedModel": ".server",
+        "serve_forever": ".server",
+    },
 )
 
 __all__ = [
