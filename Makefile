@@ -36,6 +36,7 @@ test-fast: $(BIN)/copilot-batch
 
 # Not part of test: it takes minutes and its figures depend on the machine.
 bench: setup
+	$(BIN)/python -m bench.startup
 	$(BIN)/python -m bench.compare
 
 lint: setup

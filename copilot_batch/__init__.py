@@ -7,8 +7,7 @@ copilot-batch installed loads) must not cost the Copilot SDK's import.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .errors import (
     CliConnectError,
@@ -50,6 +49,7 @@ from .errors import (
     ToolImportError,
     WorkspaceError,
 )
+from .lazy import lazy_names
 
 if TYPE_CHECKING:
     from .jobfile import JobSpec, TaskSpec, job_schema, load_jobs
@@ -73,12 +73,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _LAZY:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(_LAZY[name], __name__), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_names(__name__, _LAZY)
 
 
 __all__ = [

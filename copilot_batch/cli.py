@@ -11,7 +11,7 @@ import webbrowser
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import anyio
 import click
@@ -47,25 +47,8 @@ from .run_folder import (
     runs_under,
     write_html_report,
 )
-from .runtime import (
-    DEFAULT_CONCURRENCY,
-    RunOptions,
-    RunResult,
-    Shard,
-    resolve_shard,
-    resume_run,
-    run_batch,
-    select_tasks,
-)
-from .scripted_model import (
-    FAULT_SYNTAX,
-    Fault,
-    dump_script,
-    load_scripts,
-    parse_fault,
-    rebuild_conversation,
-    serve_forever,
-)
+from .runtime import DEFAULT_CONCURRENCY, RunOptions, Shard, resolve_shard
+from .scripted_model import FAULT_SYNTAX, parse_fault
 from .terminal import (
     LiveView,
     PlainProgress,
@@ -77,6 +60,12 @@ from .terminal import (
     show_summary,
     show_task,
 )
+
+# The runtime and the scripted model (the Copilot SDK, aiohttp) are imported in the commands
+# that run tasks, serve or write scripts: --help, validate, list and show start without them.
+if TYPE_CHECKING:
+    from .runtime import RunResult
+    from .scripted_model import Fault
 
 MAX_CLIENTS = 256  # Copilot CLI processes one run may start (--clients)
 
@@ -308,6 +297,8 @@ def run(
         cache_from=cache_from,
         record=record,
     )
+    from .runtime import run_batch, select_tasks  # the SDK: see the imports at the top
+
     tasks = select_tasks(jobs, only, shard)
     _warn_unsandboxed(jobs, tasks)
     if dry_run:
@@ -394,6 +385,8 @@ def resume(
 ) -> None:
     """Run again, in the same folder, the tasks of RUN that did not end ok or whose spec
     changed since; the others keep their results. RUN is a run folder or a run id."""
+    from .runtime import resume_run  # the SDK: see the imports at the top
+
     run_path = find_run(run_name, out_dir)
     options = dataclasses.replace(
         _execution(concurrency, clients, cli_path, cli_url, replay, max_tokens),
@@ -560,6 +553,8 @@ def script(run_name: str, task_id: str, out_dir: Path) -> None:
 
 
 def _task_script(run_path: Path, task_id: str) -> str:
+    from .scripted_model import dump_script, rebuild_conversation  # see the imports at the top
+
     task = read_task(run_path, task_id)
     rebuilt = rebuild_conversation(read_events(run_path, task_id))
     if rebuilt is None:
@@ -640,6 +635,8 @@ def model_server(
     """Serve scripted conversations as an OpenAI-compatible model on loopback.
 
     It prints its base URL (http://HOST:PORT/v1) on one line once it listens."""
+    from .scripted_model import load_scripts, serve_forever  # see the imports at the top
+
     loaded = load_scripts(scripts)
     anyio.run(
         lambda: serve_forever(

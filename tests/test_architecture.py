@@ -11,7 +11,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "copilot_batch"
 
 # What each unit may import from (besides itself); a unit is a subpackage or a top-level
 # module. The shared top-level modules at the bottom import only each other.
-SHARED = {"errors", "redact", "files", "git", "bugs", "tools", "hooks"}
+SHARED = {"errors", "redact", "files", "git", "bugs", "tools", "hooks", "lazy"}
 ALLOWED = {
     "__init__": {"errors", "jobfile", "records", "runtime"},
     "__main__": {"cli"},

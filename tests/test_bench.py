@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from bench import startup
 from bench.compare import compare, markdown
 from bench.measure import (
     CLOCK_TICKS,
@@ -81,3 +82,29 @@ def test_compare_reports_ratios_to_copilot_batch_and_the_targets() -> None:
     table = markdown(rows).splitlines()
     assert len(table) == 2 + len(rows)
     assert table[2].startswith("| batch | 100 | 10.0 | 15.0 |")
+
+
+def test_startup_ratios_are_against_the_sdks_import() -> None:
+    rows = startup.summary(
+        {
+            startup.BASELINE: [1.0, 1.2, 0.9],
+            "copilot-batch --help": [0.3, 0.5, 0.35],
+            "copilot-batch validate": [0.45, 0.4, 0.5],
+        }
+    )
+    assert rows == [
+        {"command": startup.BASELINE, "median_seconds": 1.0},
+        {
+            "command": "copilot-batch --help",
+            "median_seconds": 0.35,
+            "ratio": 0.35,
+            "target_met": True,
+        },
+        {
+            "command": "copilot-batch validate",
+            "median_seconds": 0.45,
+            "ratio": 0.45,
+            "target_met": False,
+        },
+    ]
+    assert "| `copilot-batch validate` | 0.45 | 0.45 | not met |" in startup.markdown(rows)

@@ -665,3 +665,65 @@ def test_replay_root_names_what_workdir_stands_for(tmp_path: Path) -> None:
     record = json.loads((run / "run.json").read_text())
     assert record["options"]["replay_root"] == str(tmp_path / "root")
     assert record["tasks"][0]["final_message"] == "It says hello."
+
+
+# What each command must not import: the SDK and aiohttp (the scripted model's server).
+_RUN_ONLY = ("copilot", "aiohttp")
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        ["--help"],
+        [
+            "validate",
+            "jobs/hello-matrix.yaml",
+            "jobs/summarize-samples.yaml",
+            "jobs/nightly-docs.yaml",
+        ],
+        ["list", "jobs/hello-matrix.yaml"],
+        ["schema"],
+        ["skills", "jobs/hello-matrix.yaml"],
+        ["show", "tests/data/no-such-run"],
+        ["run", "--help"],
+        ["model-server", "--help"],
+    ],
+)
+def test_commands_that_run_nothing_import_neither_the_sdk_nor_aiohttp(
+    arguments: list[str],
+) -> None:
+    program = textwrap.dedent(
+        f"""
+        import sys
+        from click.testing import CliRunner
+        from copilot_batch.cli import main
+        result = CliRunner().invoke(main, {arguments!r})
+        assert result.exception is None or isinstance(result.exception, SystemExit), result
+        print([name for name in {_RUN_ONLY!r} if name in sys.modules])
+        """
+    )
+    finished = subprocess.run(
+        [sys.executable, "-c", program], cwd=REPOSITORY, capture_output=True, text=True
+    )
+    assert finished.returncode == 0, finished.stderr
+    assert finished.stdout.strip() == "[]"
+
+
+def test_a_run_prints_its_first_line_before_any_cli_starts(tmp_path: Path) -> None:
+    job = write_job(tmp_path, GREETING_JOB)
+    output, seen = tmp_path / "output.txt", tmp_path / "seen-by-the-cli.txt"
+    # The CLI copies what the run had printed when it started, then fails to start.
+    binary = tmp_path / "copilot"
+    binary.write_text(f"#!/bin/sh\ncat {output} >> {seen}\nexit 1\n")
+    binary.chmod(0o755)
+    command = [*COPILOT_BATCH, "run", str(job), "--out", str(tmp_path / "runs")]
+    with output.open("w") as stdout:
+        subprocess.run(
+            [*command, "--run-id", "r", "--cli-path", str(binary), "--clients", "1"],
+            stdin=subprocess.DEVNULL,
+            stdout=stdout,
+            stderr=subprocess.DEVNULL,
+        )
+    folder = tmp_path / "runs" / "r"
+    first = "on 1 Copilot CLI client(s); results in " + str(folder)
+    assert seen.read_text().splitlines()[0].endswith(first)

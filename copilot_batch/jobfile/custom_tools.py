@@ -16,12 +16,13 @@ import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
-
-from copilot import Tool
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ToolImportError
 from .located_yaml import shown
+
+if TYPE_CHECKING:
+    from copilot import Tool
 
 
 def import_attribute(import_path: str, job_folder: Path) -> Any:
@@ -120,6 +121,9 @@ def _named(exc: BaseException) -> str:
 
 
 def _is_tools(value: Any) -> bool:
+    # The SDK is imported here, not at the top: only job files naming custom tools need it.
+    from copilot import Tool
+
     if isinstance(value, Tool):
         return True
     return (
@@ -130,4 +134,4 @@ def _is_tools(value: Any) -> bool:
 
 
 def _as_tuple(value: Tool | list[Tool] | tuple[Tool, ...]) -> tuple[Tool, ...]:
-    return (value,) if isinstance(value, Tool) else tuple(value)
+    return tuple(value) if isinstance(value, list | tuple) else (value,)

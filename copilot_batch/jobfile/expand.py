@@ -8,9 +8,7 @@ import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-from copilot import Tool
+from typing import TYPE_CHECKING, Any
 
 from ..errors import HookImportError, JobFileError, ToolImportError
 from . import files
@@ -51,6 +49,9 @@ from .problems import Problems, Where
 from .sandbox import sandbox_option
 from .steps import StepTemplate, rendered_attachments, rendered_steps, step_templates
 from .templates import Templates
+
+if TYPE_CHECKING:
+    from copilot import Tool
 
 TASK_ID_PATTERN = re.compile(r"[A-Za-z0-9._-]+")
 # A task id names its folder and its workspaces (<id>-attempt-N): they must fit in 255 bytes.

@@ -9,11 +9,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from copilot import Tool
-
 from ..redact import MASK
 
 if TYPE_CHECKING:
+    from copilot import Tool
+
     from .attachments import AttachmentSpec
     from .steps import StepSpec
 

@@ -8,16 +8,16 @@ module what the schema cannot (limits that contradict each other) and makes the 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
-
-from copilot.session import (
-    ModelCapabilitiesOverride,
-    ModelLimitsOverride,
-    ModelSupportsOverride,
-    ModelVisionLimitsOverride,
-)
+from typing import TYPE_CHECKING, Any
 
 from .problems import Problems, Where
+
+if TYPE_CHECKING:
+    from copilot.session import (
+        ModelCapabilitiesOverride,
+        ModelLimitsOverride,
+        ModelVisionLimitsOverride,
+    )
 
 # Limits that cannot exceed the context window, which holds prompt and answer.
 _WITHIN_WINDOW = ("max_prompt_tokens", "max_output_tokens")
@@ -45,6 +45,9 @@ def capabilities_option(
 
 def sdk_capabilities(capabilities: Mapping[str, Any]) -> ModelCapabilitiesOverride:
     """The SDK's form of a job file's ``model_capabilities``."""
+    # Imported here: validating a job file must not pay for the SDK's import; a run does.
+    from copilot.session import ModelCapabilitiesOverride, ModelSupportsOverride
+
     supports = capabilities.get("supports")
     return ModelCapabilitiesOverride(
         supports=ModelSupportsOverride(**supports) if supports is not None else None,
@@ -53,12 +56,16 @@ def sdk_capabilities(capabilities: Mapping[str, Any]) -> ModelCapabilitiesOverri
 
 
 def _limits(limits: Mapping[str, Any] | None) -> ModelLimitsOverride | None:
+    from copilot.session import ModelLimitsOverride  # only a run needs it (see above)
+
     if limits is None:
         return None
     return ModelLimitsOverride(**{**limits, "vision": _vision(limits.get("vision"))})
 
 
 def _vision(vision: Mapping[str, Any] | None) -> ModelVisionLimitsOverride | None:
+    from copilot.session import ModelVisionLimitsOverride  # only a run needs it
+
     if vision is None:
         return None
     types = vision.get("supported_media_types")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Protocol
 
 from ..jobfile import TaskSpec
@@ -12,8 +13,9 @@ from ..records import TaskResult
 class RunObserver(Protocol):
     """Told about progress, for the terminal. Called on the event loop; must not block."""
 
-    def run_started(self, tasks: Sequence[TaskSpec], kept: int) -> None:
-        """The run starts ``tasks``; ``kept`` more ended ok before and are kept (a resume)."""
+    def run_started(self, tasks: Sequence[TaskSpec], kept: int, clients: int, folder: Path) -> None:
+        """The run starts ``tasks`` on ``clients`` Copilot CLI clients, not started yet,
+        into ``folder``; ``kept`` more ended ok before and are kept (a resume)."""
 
     def task_started(self, task: TaskSpec) -> None: ...
 

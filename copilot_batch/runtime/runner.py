@@ -178,8 +178,8 @@ async def _record_run(
     a bug's traceback goes to run.log."""
     folder, stop = recorder.folder, RunStop(plan.options.run_timeout, _token_budget(plan))
     recorder.start()
-    if observer is not None:
-        observer.run_started(plan.tasks, len(plan.earlier.kept))
+    if observer is not None:  # its first line, before any CLI starts
+        observer.run_started(plan.tasks, len(plan.earlier.kept), _client_count(plan), folder.path)
     with open(folder.run_log, "a", encoding="utf-8") as log_file:
         log = open_run_logger(log_file, folder.redactor, folder.run_id)
         log.info("run started", tasks=len(plan.tasks), concurrency=plan.options.concurrency)
@@ -308,13 +308,19 @@ def _clis(
     """The server at the CLI URL, or the CLI processes to start (--clients of them)."""
     if plan.cli_url:
         return [CliServer(plan.cli_url, os.environ.get(CONNECTION_TOKEN_VARIABLE))]
-    count = plan.options.clients or default_client_count(plan.options.concurrency, _cpus())
     return [
         CliProcess(
             cast(Path, plan.cli_path), folder.copilot_home_of(index), extra_env, github_login
         )
-        for index in range(count)
+        for index in range(_client_count(plan))
     ]
+
+
+def _client_count(plan: RunPlan) -> int:
+    """The clients the run starts: one for a CLI server, else --clients or the default."""
+    if plan.cli_url:
+        return 1
+    return plan.options.clients or default_client_count(plan.options.concurrency, _cpus())
 
 
 def _cpus() -> int:

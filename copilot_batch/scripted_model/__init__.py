@@ -5,14 +5,49 @@ real Copilot CLI runs its full agent loop without a network or a GitHub login. I
 nothing from the rest of copilot-batch but its errors and its file reader.
 """
 
+from typing import TYPE_CHECKING
+
 from ..errors import ScriptError
-from .dump import dump_messages, dump_script
-from .fault_spec import FAULT_SYNTAX, parse_fault
-from .matcher import Diagnosis, Difference, Match, find_reply
-from .normalize import Message, ToolCall, coalesce, expand_reply, normalize_messages
-from .rebuild import Rebuilt, rebuild_conversation
-from .script import Conversation, Script, load_script, load_scripts, parse_script
-from .server import Fault, FaultKind, RequestRecord, ScriptedModel, serve_forever
+from ..lazy import lazy_names
+from .fault_spec import FAULT_SYNTAX, FaultKind, parse_fault
+
+if TYPE_CHECKING:
+    from .dump import dump_messages, dump_script
+    from .matcher import Diagnosis, Difference, Match, find_reply
+    from .normalize import Message, ToolCall, coalesce, expand_reply, normalize_messages
+    from .rebuild import Rebuilt, rebuild_conversation
+    from .script import Conversation, Script, load_script, load_scripts, parse_script
+    from .server import Fault, RequestRecord, ScriptedModel, serve_forever
+
+# Imported on first use but the fault syntax, which the command line's options name: the
+# server needs aiohttp, and no command that only reads files should pay for it or the rest.
+__getattr__ = lazy_names(
+    __name__,
+    {
+        "dump_messages": ".dump",
+        "dump_script": ".dump",
+        "Diagnosis": ".matcher",
+        "Difference": ".matcher",
+        "Match": ".matcher",
+        "find_reply": ".matcher",
+        "Message": ".normalize",
+        "ToolCall": ".normalize",
+        "coalesce": ".normalize",
+        "expand_reply": ".normalize",
+        "normalize_messages": ".normalize",
+        "Rebuilt": ".rebuild",
+        "rebuild_conversation": ".rebuild",
+        "Conversation": ".script",
+        "Script": ".script",
+        "load_script": ".script",
+        "load_scripts": ".script",
+        "parse_script": ".script",
+        "Fault": ".server",
+        "RequestRecord": ".server",
+        "ScriptedModel": ".server",
+        "serve_forever": ".server",
+    },
+)
 
 __all__ = [
     "FAULT_SYNTAX",

@@ -7,10 +7,12 @@ comes last and takes the rest of the text, so a prompt may hold commas and ``=``
 
 from __future__ import annotations
 
-from typing import cast, get_args
+from typing import TYPE_CHECKING, Literal, cast, get_args
 
-from .server import Fault, FaultKind
+if TYPE_CHECKING:
+    from .server import Fault
 
+FaultKind = Literal["rate_limit", "server_error", "hang", "disconnect", "malformed"]
 FAULT_KINDS: tuple[str, ...] = get_args(FaultKind)
 _MAX_COUNT = 1_000_000_000  # more requests than a server ever sees
 _MAX_RETRY_AFTER = 86_400  # a day, as a recording's retryAfterSeconds
@@ -68,4 +70,7 @@ def parse_fault(text: str) -> Fault:
     prompt = fields.get("prompt")
     if prompt == "":
         raise ValueError("prompt= needs the text a prompt contains")
+    # The server (aiohttp) only when a fault is given: FAULT_SYNTAX is needed without it.
+    from .server import Fault
+
     return Fault(cast(FaultKind, kind), prompt, times, retry_after, after)

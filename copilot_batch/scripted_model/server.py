@@ -39,13 +39,14 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any, get_args
 
 import anyio
 import anyio.abc
 from aiohttp import web
 
 from ..errors import ModelServerError
+from .fault_spec import FaultKind
 from .matcher import Diagnosis, Match, find_error, find_reply
 from .normalize import (
     Message,
@@ -56,7 +57,6 @@ from .normalize import (
 )
 from .script import RecordedError, Script
 
-FaultKind = Literal["rate_limit", "server_error", "hang", "disconnect", "malformed"]
 _FAULT_KINDS: tuple[str, ...] = get_args(FaultKind)
 _CHUNK = 40  # characters of content or arguments per streamed chunk
 _SHUTDOWN_TIMEOUT = 1.0  # seconds stop() lets an unfinished reply run before cancelling it

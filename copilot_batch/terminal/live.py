@@ -6,6 +6,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 
 from rich.console import Console, Group, RenderableType
 from rich.live import Live
@@ -18,6 +19,15 @@ from .summary import task_line
 
 # Off a terminal, a line of totals at most this often (and at the end).
 TOTALS_EVERY_SECONDS = 30.0
+
+
+def start_line(tasks: int, kept: int, clients: int, folder: Path) -> str:
+    """A run's first line: what it runs, on how many CLIs, and where its results go."""
+    kept_part = f" ({kept} kept from before)" if kept else ""
+    return (
+        f"running {tasks} task(s){kept_part} on {clients} Copilot CLI client(s); "
+        f"results in {folder}"
+    )
 
 
 class _Progress:
@@ -76,8 +86,9 @@ class PlainProgress:
         self._progress = _Progress()
         self._totals_at = time.monotonic()
 
-    def run_started(self, tasks: Sequence[TaskSpec], kept: int) -> None:
+    def run_started(self, tasks: Sequence[TaskSpec], kept: int, clients: int, folder: Path) -> None:
         self._progress.plan(tasks, kept)
+        self._console.print(start_line(len(tasks), kept, clients, folder), soft_wrap=True)
 
     def totals(self) -> str:
         """Done of all, by status, running, tokens, elapsed, and an estimate of what is left."""

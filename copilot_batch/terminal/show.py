@@ -11,7 +11,6 @@ from typing import Any
 
 import click
 from rich.console import Console
-from rich.markdown import Markdown
 from rich.markup import escape
 
 from ..errors import ExitCode
@@ -35,6 +34,8 @@ def show_summary(run_path: Path) -> None:
         text = summary_markdown(run, run.results())
     console = Console(highlight=False, emoji=False)
     if console.is_terminal:
+        from rich.markdown import Markdown  # markdown-it: only `show` on a terminal needs it
+
         console.print(Markdown(text), soft_wrap=True)
     else:
         click.echo(text.rstrip("\n"))
