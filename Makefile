@@ -37,6 +37,7 @@ test-fast: $(BIN)/copilot-batch
 # Not part of test: it takes minutes and its figures depend on the machine.
 bench: setup
 	$(BIN)/python -m bench.compare
+	$(BIN)/python -m bench.ratelimit
 
 lint: setup
 	$(BIN)/ruff check copilot_batch tests bench
