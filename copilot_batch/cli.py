@@ -621,6 +621,7 @@ def _faults(values: tuple[str, ...]) -> tuple[Fault, ...]:
 @click.option(
     "--rate",
     type=click.FloatRange(0, 1e6, min_open=True),
+    callback=lambda _context, _parameter, value: cli_options.finite(value),
     help="Admit this many requests a second (one second's burst); answer 429 with "
     "retry-after beyond it.",
 )

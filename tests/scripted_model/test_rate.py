@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import math
 
+import aiohttp
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from copilot_batch.scripted_model import ScriptedModel
 from copilot_batch.scripted_model.rate import TokenBucket
 
 
@@ -82,3 +84,22 @@ def test_a_client_that_waits_retry_after_is_admitted(rate: float, start: float) 
         pass
     clock.now += wait
     assert bucket.take() is None
+
+
+@pytest.mark.anyio
+async def test_the_model_answers_429_with_retry_after_beyond_its_rate() -> None:
+    clock = Clock()
+    body = {"model": "gpt-4.1", "messages": [{"role": "user", "content": "Say hello."}]}
+    async with (
+        ScriptedModel([], rate=1, now=clock) as model,
+        aiohttp.ClientSession() as client,
+    ):
+        url = f"{model.base_url}/chat/completions"
+        statuses = []
+        for moment in (0.0, 0.5, 1.0):
+            clock.now = moment
+            async with client.post(url, json=body) as response:
+                statuses.append((response.status, response.headers.get("retry-after")))
+    # No script answers the first and the last: a 400, but the bucket let them through.
+    assert statuses == [(400, None), (429, "1"), (400, None)]
+    assert model.requests[1].error == "over the rate limit of 1/s"
