@@ -38,6 +38,7 @@ test-fast: $(BIN)/copilot-batch
 bench: setup
 	$(BIN)/python -m bench.startup
 	$(BIN)/python -m bench.compare
+	$(BIN)/python -m bench.ratelimit
 
 lint: setup
 	$(BIN)/ruff check copilot_batch tests bench

@@ -618,6 +618,13 @@ def _faults(values: tuple[str, ...]) -> tuple[Fault, ...]:
     help="Hold every reply until this many requests are open at once.",
 )
 @click.option(
+    "--rate",
+    type=click.FloatRange(0, 1e6, min_open=True),
+    callback=lambda _context, _parameter, value: cli_options.finite(value),
+    help="Admit this many requests a second (one second's burst); answer 429 with "
+    "retry-after beyond it.",
+)
+@click.option(
     "--root",
     type=click.Path(path_type=Path),
     help="What ${workdir} stands for: the folder the recordings were made in "
@@ -630,6 +637,7 @@ def model_server(
     latency: float,
     faults: tuple[Fault, ...],
     barrier: int | None,
+    rate: float | None,
     root: Path | None,
 ) -> None:
     """Serve scripted conversations as an OpenAI-compatible model on loopback.
@@ -640,7 +648,14 @@ def model_server(
     loaded = load_scripts(scripts)
     anyio.run(
         lambda: serve_forever(
-            loaded, host=host, port=port, latency=latency, faults=faults, barrier=barrier, root=root
+            loaded,
+            host=host,
+            port=port,
+            latency=latency,
+            faults=faults,
+            barrier=barrier,
+            root=root,
+            rate=rate,
         ),
         backend="asyncio",
     )

@@ -244,6 +244,8 @@ class TaskResult:
     # Every hook decision that changed something, and every question answered, in order.
     hook_audit: list[HookDecision] = field(default_factory=list)
     questions: list[UserQuestion] = field(default_factory=list)
+    # The model's 429s this attempt (the CLI's rate_limit retries, a session error).
+    rate_limited: int = 0
     # Why the task did not end ok; written as error, error_type and status_code.
     failure: TaskFailure | None = None
     session_id: str | None = None
@@ -320,6 +322,7 @@ class TaskResult:
             "error_type": self.error_type,
             "status_code": self.status_code,
             "session_id": self.session_id,
+            "rate_limited": self.rate_limited,
         }
 
     def redact(self, redactor: Redactor) -> None:
@@ -355,6 +358,9 @@ class TaskResult:
             "sandbox_denials": self.sandbox_denials,
             "hook_decisions": len(self.hook_audit),
             "questions": len(self.questions),
+            # Over every attempt: those a resume or a retry kept, and this one.
+            "rate_limited": self.rate_limited
+            + sum(earlier.get("rate_limited", 0) for earlier in self.attempts),
             "error": self.error,
             "error_type": self.error_type,
             "attempt": self.attempt,

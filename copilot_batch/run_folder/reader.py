@@ -92,6 +92,7 @@ _ATTEMPT = {
         "started_at": _nullable(_TIME),
         "finished_at": _nullable(_TIME),
         "error": _nullable(_TEXT),
+        "rate_limited": _COUNT,
     },
 }
 _AUDIT_ENTRY = {
@@ -152,6 +153,7 @@ TASK_SCHEMA: dict[str, Any] = {
         "sandbox_denials": _COUNT,
         "hook_decisions": _COUNT,
         "questions": _COUNT,
+        "rate_limited": _COUNT,
         "error": _nullable(_TEXT),
         "error_type": _nullable(_TEXT),
         "attempt": _COUNT,

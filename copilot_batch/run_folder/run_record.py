@@ -27,6 +27,8 @@ def totals(tasks: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         "sandbox_denials": sum(task.get("sandbox_denials", 0) for task in tasks),
         "hook_decisions": sum(task.get("hook_decisions", 0) for task in tasks),
         "questions": sum(task.get("questions", 0) for task in tasks),
+        # The model's 429s, over every attempt (runs before the count have none).
+        "rate_limited": sum(task.get("rate_limited", 0) for task in tasks),
     }
 
 

@@ -75,6 +75,7 @@ class _SessionObserver:
         self.ai_credits: float | None = None
         self.tool_calls = 0
         self.turns = 0
+        self.rate_limited = 0  # 429s: the CLI's rate_limit retries and a session error
         self.error: SessionError | None = None
         self.exceeded: LimitExceeded | None = None
         self.over_limit = anyio.Event()
@@ -115,16 +116,21 @@ class _SessionObserver:
                 self._exceed(LimitExceeded("ai_credits", data.used_ai_credits, data.max_ai_credits))
             case SessionEventType.ASSISTANT_TURN_RETRY if isinstance(data, AssistantTurnRetryData):
                 self._on_activity(f"retrying ({data.reason})")
-                if data.reason == "rate_limit" and self._on_rate_limited is not None:
-                    self._on_rate_limited()
+                if data.reason == "rate_limit":
+                    self._rate_limited()
             case SessionEventType.SESSION_ERROR if isinstance(data, SessionErrorData):
                 self.error = SessionError(data.error_type, data.message, data.status_code)
-                if data.status_code == 429 and self._on_rate_limited is not None:
-                    self._on_rate_limited()
+                if data.status_code == 429:
+                    self._rate_limited()
                 self.finished.set()
             case SessionEventType.SESSION_IDLE:
                 self.finished.set()
         self._check_limits()
+
+    def _rate_limited(self) -> None:
+        self.rate_limited += 1
+        if self._on_rate_limited is not None:
+            self._on_rate_limited()
 
     def _count_usage(self, data: AssistantUsageData) -> None:
         """One model call's usage: its tokens (also by model, and to the run's budget),
@@ -398,6 +404,7 @@ class TaskSession:
         self.result.ai_credits = self._observer.ai_credits
         self.result.tool_calls = self._observer.tool_calls
         self.result.turns = self._observer.turns
+        self.result.rate_limited = self._observer.rate_limited
         self.result.finished_at = datetime.now(UTC)
         finish_steps(self.result)
 

@@ -58,17 +58,32 @@ class RetryAfterBackoff:
 
 
 @dataclass(frozen=True)
+class RetryAfterRateLimit:
+    """The model rate-limited the attempt: back off, then try again, the ``rate_limited``-th
+    such retry; these do not count against the task's ``retries``."""
+
+    rate_limited: int
+
+
+@dataclass(frozen=True)
 class RunAgainOnNewCli:
     """The attempt's CLI died and was replaced: run it again there, not counted as a try."""
 
 
-Step = Done | RetryAfterBackoff | RunAgainOnNewCli
+Step = Done | RetryAfterBackoff | RetryAfterRateLimit | RunAgainOnNewCli
+
+# Retries of a task the model rate-limited (429), on top of its ``retries``: a 429 is
+# never the user's fault, and each such attempt already waited out the CLI's own retries.
+RATE_LIMIT_RETRIES = 10
 
 
-def next_step(result: TaskResult, tries: int) -> Step:
-    """What follows an attempt that ended as ``result``, the ``tries``-th this run counted."""
+def next_step(result: TaskResult, tries: int, rate_limited: int = 0) -> Step:
+    """What follows an attempt that ended as ``result``, the ``tries``-th this run counted,
+    after ``rate_limited`` retries for a 429."""
     if isinstance(result.failure, CliProcessExited) and result.failure.replaced:
         return RunAgainOnNewCli()
+    if result.status_code == 429 and rate_limited < RATE_LIMIT_RETRIES:
+        return RetryAfterRateLimit(rate_limited + 1)
     if result.transient and tries <= result.task.retries:
         return RetryAfterBackoff(tries + 1)
     return Done()
@@ -87,6 +102,7 @@ class Attempt:
     task: TaskSpec
     number: int  # among all the task's attempts, a resume's earlier ones included
     tries: int  # among this run's tries, which count against the task's ``retries``
+    rate_limited: int  # this run's retries after a 429, which do not
     earlier: list[dict[str, Any]]  # the attempts before it (attempt_record)
     sink: EventSink
     log: FilteringBoundLogger
@@ -147,18 +163,22 @@ class TaskRunner:
         """Attempts until :func:`next_step` says done. A resumed task keeps its earlier
         attempts and numbers on from them."""
         earlier = list(self._earlier_attempts.get(task.id, []))
-        tries = 1
+        tries, rate_limited = 1, 0
         while True:
-            attempt = Attempt(task, len(earlier) + 1, tries, list(earlier), sink, log)
+            number = len(earlier) + 1
+            attempt = Attempt(task, number, tries, rate_limited, list(earlier), sink, log)
             sink.attempt = attempt.number
             result = await self._run_recorded(attempt)
             step = attempt.step
             if isinstance(step, Done):
                 return
             earlier.append(result.attempt_record())
-            if isinstance(step, RetryAfterBackoff):
-                tries = step.tries
-                delay = retry_delay(tries, *task.retry_backoff)
+            if isinstance(step, RetryAfterBackoff | RetryAfterRateLimit):
+                if isinstance(step, RetryAfterBackoff):
+                    tries = step.tries
+                else:
+                    rate_limited = step.rate_limited
+                delay = retry_delay(max(tries, rate_limited), *task.retry_backoff)
                 log.warning(
                     "retrying after a transient failure",
                     attempt=attempt.number + 1,
@@ -182,7 +202,7 @@ class TaskRunner:
             result.fail(TaskStatus.CANCELLED, TaskCancelled(self.stop.reason(), started=True))
         result.attempt, result.attempts = attempt.number, attempt.earlier
         await self.recorder.attempt_ended(result)
-        attempt.step = next_step(result, attempt.tries)
+        attempt.step = next_step(result, attempt.tries, attempt.rate_limited)
         if not isinstance(attempt.step, Done) and self.stop.holds_back():
             attempt.log.info("no further attempt: the run's token budget is spent")
             attempt.step = Done()  # this attempt stays the task's result

@@ -55,6 +55,7 @@ from .normalize import (
     normalize_messages,
     working_directory,
 )
+from .rate import TokenBucket
 from .script import RecordedError, Script
 
 _FAULT_KINDS: tuple[str, ...] = get_args(FaultKind)
@@ -204,6 +205,10 @@ class ScriptedModel:
     ``root`` when given; else the session's working directory, or the parent (up to
     :data:`ROOT_LEVELS` up) that a script names it under (``${workdir}/subproject/…``
     for a session in ``…/subproject``).
+
+    ``rate`` makes it a provider that admits that many requests a second (a
+    :class:`TokenBucket` on the clock ``now``): beyond it, a 429 whose ``retry-after`` says
+    when the next request is due.
     """
 
     def __init__(
@@ -216,6 +221,8 @@ class ScriptedModel:
         port: int = 0,
         barrier: int | None = None,
         root: str | Path | None = None,
+        rate: float | None = None,
+        now: Callable[[], float] = time.monotonic,
     ) -> None:
         if barrier is not None and barrier < 1:
             raise ValueError("a barrier holds replies until at least one request is open")
@@ -227,6 +234,8 @@ class ScriptedModel:
         self.models = tuple(dict.fromkeys(m for s in self.scripts for m in s.models))
         self.latency = latency
         self.faults = tuple(faults)
+        self.rate = rate
+        self._bucket = TokenBucket(rate, now=now) if rate is not None else None
         self._uses_left = [fault.times for fault in self.faults]
         self._passes_left = [fault.after for fault in self.faults]
         self._host = host
@@ -399,6 +408,11 @@ class ScriptedModel:
             position, prompt=prompt, messages=len(normalised), streaming=streaming, tools=tools
         )
         await self._barrier_open.wait()
+        # A provider refuses a request over its rate at once, before any work on it.
+        wait = self._bucket.take() if self._bucket is not None else None
+        if wait is not None:
+            self._update(position, error=f"over the rate limit of {self.rate}/s")
+            return _rate_limited(f"Rate limited by the scripted model ({self.rate}/s)", wait)
         if self.latency:
             await asyncio.sleep(self.latency)
 
@@ -447,9 +461,7 @@ class ScriptedModel:
         self, fault: Fault, request: web.Request, position: int, streaming: bool
     ) -> web.StreamResponse:
         if fault.kind == "rate_limit":
-            message = "Rate limited by the scripted model"
-            retry_after = {"retry-after": str(fault.retry_after)}
-            return _error(429, message, "rate_limit_error", "rate_limit_exceeded", **retry_after)
+            return _rate_limited("Rate limited by the scripted model", fault.retry_after)
         if fault.kind == "server_error":
             message = "Internal error injected by the scripted model"
             return _error(500, message, "server_error", None)
@@ -465,6 +477,11 @@ class ScriptedModel:
         await response.write(_CUT_SSE if streaming else _CUT_JSON)
         self._update(position, error="the connection was dropped mid-reply")
         return _drop(request, response)
+
+
+def _rate_limited(message: str, retry_after: int) -> web.Response:
+    headers = {"retry-after": str(retry_after)}
+    return _error(429, message, "rate_limit_error", "rate_limit_exceeded", **headers)
 
 
 def _recorded_error(error: RecordedError) -> web.Response:
@@ -499,12 +516,20 @@ async def serve_forever(
     faults: Sequence[Fault] = (),
     barrier: int | None = None,
     root: str | Path | None = None,
+    rate: float | None = None,
     task_status: anyio.abc.TaskStatus[str] = anyio.TASK_STATUS_IGNORED,
 ) -> None:
     """Serve ``scripts`` until cancelled, with :class:`ScriptedModel`'s knobs; print the
     base URL (one line) once it listens. Under ``TaskGroup.start`` it is the start value."""
     async with ScriptedModel(
-        scripts, latency=latency, faults=faults, host=host, port=port, barrier=barrier, root=root
+        scripts,
+        latency=latency,
+        faults=faults,
+        host=host,
+        port=port,
+        barrier=barrier,
+        root=root,
+        rate=rate,
     ) as model:
         print(model.base_url, flush=True)
         task_status.started(model.base_url)

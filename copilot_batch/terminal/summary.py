@@ -126,6 +126,10 @@ def print_summary(console: Console, record: Mapping[str, Any], run_path: str) ->
     ]
     if counts.get("reused"):
         rows.append(("reused", f"{counts['reused']} (unchanged since an earlier run)"))
+    if counts.get("rate_limited"):
+        rows.append(
+            ("429s", Text(f"{counts['rate_limited']} (the model rate-limited)", style="yellow"))
+        )
     duration = record["duration_seconds"]
     rows += [
         (

@@ -12,10 +12,10 @@ from copilot_batch.run_folder.run_record import totals
 from copilot_batch.terminal.summary import print_summary
 
 
-def summary(state: str, run_path: str) -> str:
+def summary(state: str, run_path: str, **counts: int) -> str:
     record: dict[str, Any] = {
         "state": state,
-        "totals": totals([]),
+        "totals": totals([]) | counts,
         "duration_seconds": 12.0,
         "tasks": [],
     }
@@ -28,6 +28,12 @@ def test_a_finished_run_says_so_and_nothing_more() -> None:
     text = summary("finished", "runs/20261123-223656-cb50")
     assert text.splitlines()[0] == "state       finished"
     assert "resume" not in text
+    assert "429s" not in text
+
+
+def test_the_429s_of_a_rate_limited_run_are_named() -> None:
+    text = summary("finished", "runs/20261123-223656-cb50", rate_limited=17)
+    assert "429s        17 (the model rate-limited)" in text
 
 
 @pytest.mark.parametrize("state", ["interrupted", "timed_out", "failed"])

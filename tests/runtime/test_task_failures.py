@@ -24,8 +24,10 @@ from copilot_batch.errors import (
 from copilot_batch.records import TaskResult
 from copilot_batch.redact import Redactor
 from copilot_batch.runtime.task_runs import (
+    RATE_LIMIT_RETRIES,
     Done,
     RetryAfterBackoff,
+    RetryAfterRateLimit,
     RunAgainOnNewCli,
     next_step,
 )
@@ -53,10 +55,22 @@ def test_an_ok_attempt_ends_the_task(task: TaskSpec) -> None:
 
 
 def test_a_transient_failure_is_tried_again_while_retries_last(task: TaskSpec) -> None:
+    server_error = SessionError("query", "try later", 503)
+    assert next_step(ended(task, server_error), 1) == RetryAfterBackoff(2)
+    assert next_step(ended(task, server_error), 2) == RetryAfterBackoff(3)
+    assert next_step(ended(task, server_error), 3) == Done()
+
+
+def test_a_rate_limited_task_has_its_own_retries_then_the_tasks(task: TaskSpec) -> None:
     rate_limited = SessionError("rate_limit", "slow down", 429)
-    assert next_step(ended(task, rate_limited), 1) == RetryAfterBackoff(2)
-    assert next_step(ended(task, rate_limited), 2) == RetryAfterBackoff(3)
-    assert next_step(ended(task, rate_limited), 3) == Done()
+    for retries in (0, 2):
+        result = ended(task, rate_limited, retries)
+        steps = [next_step(result, 1, done) for done in range(RATE_LIMIT_RETRIES)]
+        assert steps == [RetryAfterRateLimit(n) for n in range(1, RATE_LIMIT_RETRIES + 1)]
+    # Once they are spent, the task's own retries.
+    assert next_step(ended(task, rate_limited), 1, RATE_LIMIT_RETRIES) == RetryAfterBackoff(2)
+    assert next_step(ended(task, rate_limited), 3, RATE_LIMIT_RETRIES) == Done()
+    assert next_step(ended(task, rate_limited, 0), 1, RATE_LIMIT_RETRIES) == Done()
 
 
 def test_failures_that_would_fail_again_are_not_retried(task: TaskSpec) -> None:
@@ -109,13 +123,24 @@ failures = st.one_of(
 )
 
 
-@given(failure=failures, retries=st.integers(0, 5), tries=st.integers(1, 7))
+@given(
+    failure=failures,
+    retries=st.integers(0, 5),
+    tries=st.integers(1, 7),
+    rate_limited=st.integers(0, RATE_LIMIT_RETRIES + 2),
+)
 def test_next_step_follows_the_failure_and_the_tries_left(
-    task: TaskSpec, failure: TaskFailure | None, retries: int, tries: int
+    task: TaskSpec, failure: TaskFailure | None, retries: int, tries: int, rate_limited: int
 ) -> None:
-    step = next_step(ended(task, failure, retries), tries)
+    step = next_step(ended(task, failure, retries), tries, rate_limited)
     if isinstance(failure, CliProcessExited) and failure.replaced:
         assert step == RunAgainOnNewCli()
+    elif (
+        isinstance(failure, SessionError)
+        and failure.status_code == 429
+        and rate_limited < RATE_LIMIT_RETRIES
+    ):
+        assert step == RetryAfterRateLimit(rate_limited + 1)
     elif failure is not None and failure.transient and tries <= retries:
         assert step == RetryAfterBackoff(tries + 1)
     else:
@@ -127,8 +152,8 @@ def test_a_failing_task_is_tried_retries_plus_one_times(
     task: TaskSpec, retries: int, replaced_cli: int
 ) -> None:
     """A task that always fails transiently, whose CLI is replaced ``replaced_cli`` times:
-    those reruns are not counted against its retries."""
-    tries, attempts, crashes = 1, 0, replaced_cli
+    those reruns are not counted against its retries, nor are the rate limit's retries."""
+    tries, rate_limited, attempts, crashes = 1, 0, 0, replaced_cli
     while True:
         attempts += 1
         if crashes:
@@ -136,12 +161,15 @@ def test_a_failing_task_is_tried_retries_plus_one_times(
             failure: TaskFailure = CliProcessExited(replaced=True)
         else:
             failure = SessionError("rate_limit", "", 429)
-        step = next_step(ended(task, failure, retries), tries)
+        step = next_step(ended(task, failure, retries), tries, rate_limited)
         if isinstance(step, Done):
             break
         if isinstance(step, RetryAfterBackoff):
             tries = step.tries
-    assert (attempts, tries) == (retries + 1 + replaced_cli, retries + 1)
+        if isinstance(step, RetryAfterRateLimit):
+            rate_limited = step.rate_limited
+    expected = retries + 1 + replaced_cli + RATE_LIMIT_RETRIES
+    assert (attempts, tries) == (expected, retries + 1)
 
 
 @pytest.mark.parametrize(

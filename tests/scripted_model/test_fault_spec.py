@@ -91,7 +91,11 @@ def test_model_server_refuses_a_bad_fault_naming_the_option() -> None:
 
 @pytest.mark.parametrize(
     ("options", "message"),
-    [(["--barrier", "0"], "Invalid value for '--barrier'"), (["--root"], "requires an argument")],
+    [
+        (["--barrier", "0"], "Invalid value for '--barrier'"),
+        (["--root"], "requires an argument"),
+        *((["--rate", rate], "Invalid value for '--rate'") for rate in ("0", "-1", "nan", "x")),
+    ],
 )
 def test_model_server_refuses_a_bad_knob(options: list[str], message: str) -> None:
     result = CliRunner().invoke(main, ["model-server", "--script", ".", *options])
