@@ -23,7 +23,6 @@ import asyncio
 import json
 import logging
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -39,6 +38,8 @@ from copilot_batch.runtime.cli_binary import find_cli
 from copilot_batch.testing.processes import children_running
 
 from .measure import MIB, Measurement, cpu_seconds, lower_bound, measure
+from .results import machine as bench_machine
+from .results import write_result
 
 HERE = Path(__file__).resolve().parent
 SCRIPT = HERE / "hello.yaml"
@@ -230,18 +231,6 @@ def markdown(rows: Sequence[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def _machine() -> dict[str, Any]:
-    cores = len(os.sched_getaffinity(0))
-    with open("/proc/meminfo") as meminfo:
-        memory_kib = int(meminfo.readline().split()[1])
-    return {
-        "cpus": cores,
-        "memory_gib": round(memory_kib / 1024 / 1024, 1),
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-    }
-
-
 @click.command(help=__doc__)
 @click.option("--tasks", "-n", default=100, show_default=True, help="N, tasks per run.")
 @click.option("--latency", "-l", default=2.0, show_default=True, help="L, model seconds.")
@@ -269,7 +258,7 @@ def main(
     if unknown:
         raise click.BadParameter(f"unknown ways {sorted(unknown)}; choose from {WAYS}")
     sizes = [int(size) for size in scaling.split(",")] if scaling else [tasks]
-    machine = _machine()
+    machine = bench_machine()
     started_at = datetime.now(UTC)
     with ModelServer(latency) as base_url:
         cpu_per_session = calibrate(cli, base_url, calibration_sessions, machine["cpus"])
@@ -305,15 +294,13 @@ def main(
         "cpu_per_session": round(cpu_per_session, 3),
         "runs": runs,
     }
-    out.mkdir(parents=True, exist_ok=True)
-    name = f"{'scaling' if scaling else 'compare'}-{started_at:%Y%m%d-%H%M%S}.json"
-    (out / name).write_text(json.dumps(result, indent=2) + "\n")
+    path = write_result(out, "scaling" if scaling else "compare", started_at, result)
     click.echo(markdown([row for run in runs for row in run["rows"]]))
     for run in runs:
         if "targets" in run:
             click.echo(f"N={run['tasks']}: lower bound {run['lower_bound_seconds']} s; "
                        f"{json.dumps(run['ratios'])}; {json.dumps(run['targets'])}")  # fmt: skip
-    click.echo(f"wrote {out / name}")
+    click.echo(f"wrote {path}")
 
 
 if __name__ == "__main__":

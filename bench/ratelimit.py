@@ -27,7 +27,8 @@ from copilot_batch import TaskStatus
 from copilot_batch.scripted_model import ScriptedModel, load_scripts
 from copilot_batch.testing import read_json, run_job_files
 
-from .compare import SCRIPT, _job_file, _machine
+from .compare import SCRIPT, _job_file
+from .results import machine, write_result
 
 HERE = Path(__file__).resolve().parent
 TARGET = 1.25  # wall time at most this many times N ÷ R
@@ -92,10 +93,8 @@ def main(tasks: int, concurrency: int, rates: str, out: Path) -> None:
         row = anyio.run(run_at_rate, tasks, concurrency, rate, backend="asyncio")
         click.echo(json.dumps(row))
         rows.append(row)
-    result = {"started_at": started_at.isoformat(), "machine": _machine(), "runs": rows}
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / f"ratelimit-{started_at:%Y%m%d-%H%M%S}.json"
-    path.write_text(json.dumps(result, indent=2) + "\n")
+    result = {"started_at": started_at.isoformat(), "machine": machine(), "runs": rows}
+    path = write_result(out, "ratelimit", started_at, result)
     click.echo(markdown(rows))
     click.echo(f"written to {path}")
 

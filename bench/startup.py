@@ -11,8 +11,6 @@ to ``bench/results/`` and prints a Markdown table.
 
 from __future__ import annotations
 
-import json
-import platform
 import statistics
 import subprocess
 import sys
@@ -22,6 +20,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import click
+
+from .results import machine, write_result
 
 HERE = Path(__file__).resolve().parent
 REPOSITORY = HERE.parent
@@ -82,15 +82,13 @@ def main(repeat: int, out: Path) -> None:
     rows = summary(samples)
     result = {
         "started_at": started_at.isoformat(timespec="seconds"),
-        "machine": {"python": platform.python_version(), "platform": platform.platform()},
+        "machine": machine(),
         "repeat": repeat,
         "job_files": list(JOB_FILES),
         "samples": {name: [round(time, 3) for time in times] for name, times in samples.items()},
         "rows": rows,
     }
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / f"startup-{started_at:%Y%m%d-%H%M%S}.json"
-    path.write_text(json.dumps(result, indent=2) + "\n")
+    path = write_result(out, "startup", started_at, result)
     click.echo(markdown(rows))
     click.echo(f"wrote {path}")
 

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from ..scripted_model import ScriptedModel
 
 __all__ = [
+    "answer_conversation",
     "children_running",
     "executable_of",
     "one_tool_conversation",
@@ -68,6 +69,17 @@ def write_script(
     path = folder / name
     path.write_text(yaml.safe_dump(script, sort_keys=False), encoding="utf-8")
     return path
+
+
+def answer_conversation(prompt: str, answer: str) -> dict[str, Any]:
+    """A scripted conversation: the prompt, and the ``answer`` with no tool call."""
+    return {
+        "messages": [
+            {"role": "system", "content": "${system}"},
+            {"role": "user", "content": prompt},
+            {"role": "assistant", "content": answer},
+        ]
+    }
 
 
 def one_tool_conversation(

@@ -18,7 +18,12 @@ import pytest
 from chromium_support import WatchedPage, unavailable
 
 from copilot_batch.errors import ExitCode
-from copilot_batch.testing import one_tool_conversation, write_job, write_script
+from copilot_batch.testing import (
+    answer_conversation,
+    one_tool_conversation,
+    write_job,
+    write_script,
+)
 
 try:
     from playwright.sync_api import Locator, Page, expect
@@ -36,13 +41,7 @@ EDIT = one_tool_conversation(
     "File ${workdir}/notes.txt updated with changes.",
     "The notes are final.",
 )
-GREETING = {
-    "messages": [
-        {"role": "system", "content": "${system}"},
-        {"role": "user", "content": "Say hello to Ada."},
-        {"role": "assistant", "content": "Hello, **Ada**."},
-    ]
-}
+GREETING = answer_conversation("Say hello to Ada.", "Hello, **Ada**.")
 # notes.yaml: edit-notes changes a file; unscripted has no reply in the script, so it fails.
 NOTES_JOB = """
     version: 1

@@ -14,7 +14,7 @@ from request_capture import capturing
 
 from copilot_batch import TaskStatus
 from copilot_batch.scripted_model import ScriptedModel, load_scripts
-from copilot_batch.testing import read_task_result, run_job, write_script
+from copilot_batch.testing import answer_conversation, read_task_result, run_job, write_script
 
 pytestmark = [pytest.mark.anyio, pytest.mark.cli]
 
@@ -27,13 +27,7 @@ SECTIONS_RECORDING = (
 
 
 def hello_script(folder: Path) -> Path:
-    conversation = {
-        "messages": [
-            {"role": "system", "content": "${system}"},
-            {"role": "user", "content": "Say hi"},
-            {"role": "assistant", "content": "hi"},
-        ]
-    }
+    conversation = answer_conversation("Say hi", "hi")
     return write_script(folder, [conversation])
 
 

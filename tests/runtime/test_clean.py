@@ -22,7 +22,7 @@ from copilot_batch.redact import Redactor
 from copilot_batch.run_folder.clean import parse_age
 from copilot_batch.run_folder.layout import RunFolder
 from copilot_batch.runtime.workspaces import WorkspaceManager
-from copilot_batch.testing import one_tool_conversation
+from copilot_batch.testing import answer_conversation, one_tool_conversation
 
 
 def clean(*arguments: str) -> tuple[int, str]:
@@ -81,13 +81,7 @@ def test_clean_removes_the_branches_a_run_kept_dry_run_only_lists_them(
         "File ${workdir}/notes.txt updated with changes.",
         "Edited.",
     )
-    look = {
-        "messages": [
-            {"role": "system", "content": "${system}"},
-            {"role": "user", "content": "Finish the notes for look."},
-            {"role": "assistant", "content": "Nothing to change."},
-        ]
-    }
+    look = answer_conversation("Finish the notes for look.", "Nothing to change.")
     script.write_text(yaml.safe_dump({"models": ["gpt-4.1"], "conversations": [edit, look]}))
     worktree_tasks(tmp_path, "edit", "look")
     runs = tmp_path / "runs"

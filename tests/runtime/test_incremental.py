@@ -15,6 +15,7 @@ from copilot_batch.cli import main
 from copilot_batch.run_folder import RunFolder
 from copilot_batch.scripted_model import ScriptedModel, load_scripts
 from copilot_batch.testing import (
+    answer_conversation,
     one_tool_conversation,
     read_json,
     read_task_result,
@@ -38,13 +39,7 @@ tasks:
 
 
 def answer(prompt: str) -> dict[str, Any]:
-    return {
-        "messages": [
-            {"role": "system", "content": "${system}"},
-            {"role": "user", "content": prompt},
-            {"role": "assistant", "content": f"Answer to: {prompt}"},
-        ]
-    }
+    return answer_conversation(prompt, f"Answer to: {prompt}")
 
 
 def reused_from(result: RunResult) -> dict[str, str | None]:

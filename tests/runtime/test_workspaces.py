@@ -15,7 +15,7 @@ from copilot_batch import TaskStatus
 from copilot_batch.cli import main
 from copilot_batch.errors import PatchApplyError
 from copilot_batch.run_folder.apply import apply_patch
-from copilot_batch.testing import one_tool_conversation, read_json, run_job
+from copilot_batch.testing import answer_conversation, one_tool_conversation, read_json, run_job
 
 pytestmark = [pytest.mark.cli]
 
@@ -110,13 +110,7 @@ async def test_a_task_that_changes_nothing_has_no_patch(
 ) -> None:
     monkeypatch.chdir(tmp_path)  # a relative --out, as `make demo` gives
     script = tmp_path / "quiet.yaml"
-    conversation = {
-        "messages": [
-            {"role": "system", "content": "${system}"},
-            {"role": "user", "content": "Look, do not touch."},
-            {"role": "assistant", "content": "Nothing to change."},
-        ]
-    }
+    conversation = answer_conversation("Look, do not touch.", "Nothing to change.")
     script.write_text(yaml.safe_dump({"models": ["gpt-4.1"], "conversations": [conversation]}))
     result = await run_job(
         tmp_path,
