@@ -280,7 +280,7 @@ class TaskSession:
         self._settings = settings
         self._observer = _SessionObserver(sink, settings, task.limits)
         self._session: CopilotSession | None = None
-        self._unsubscribe: Callable[[], None] | None = None
+        self._torn_down = False
 
     async def run(self) -> TaskResult:
         """The attempt's result, whatever happened to the session. When the run is being
@@ -344,11 +344,19 @@ class TaskSession:
             options["hooks"] = hooks.session_hooks()
         if task.ask_user_answer is not None:
             options["on_user_input_request"] = answering(task.ask_user_answer, self._on_question)
+        # Subscribed before the session starts: its first events (session.start) come
+        # while create_session is still waiting for the CLI's answer.
+        options["on_event"] = self._on_event
         session = self._session = await self._client.create_session(**options)
         self.result.session_id = session.session_id
-        self._unsubscribe = session.on(observer)
         await Conversation(session, observer, self.result, self._sink).run()
         hooks.raise_failure()
+
+    def _on_event(self, event: SessionEvent) -> None:
+        """Every event of the session to the observer, until the session is torn down
+        (a disconnect that failed leaves the SDK delivering; those late events are dropped)."""
+        if not self._torn_down:
+            self._observer(event)
 
     def _on_permission(self, entry: AuditEntry) -> None:
         record = entry.to_record()
@@ -395,8 +403,7 @@ class TaskSession:
                 delete=self._settings.copilot_home is None,
                 log=self._log,
             )
-        if self._unsubscribe is not None:
-            self._unsubscribe()
+        self._torn_down = True
         self.result.final_message = self._observer.final_message
         self.result.usage = self._observer.usage
         self.result.usage_by_model = self._observer.usage_by_model
