@@ -630,6 +630,12 @@ def _faults(values: tuple[str, ...]) -> tuple[Fault, ...]:
     help="What ${workdir} stands for: the folder the recordings were made in "
     "(default: each session's working directory).",
 )
+@click.option(
+    "--no-stream-usage",
+    is_flag=True,
+    help="Leave usage out of streamed replies even when asked for it "
+    "(stream_options.include_usage), as llama-cpp-python does.",
+)
 def model_server(
     scripts: tuple[Path, ...],
     host: str,
@@ -639,6 +645,7 @@ def model_server(
     barrier: int | None,
     rate: float | None,
     root: Path | None,
+    no_stream_usage: bool,
 ) -> None:
     """Serve scripted conversations as an OpenAI-compatible model on loopback.
 
@@ -656,6 +663,7 @@ def model_server(
             barrier=barrier,
             root=root,
             rate=rate,
+            stream_usage=not no_stream_usage,
         ),
         backend="asyncio",
     )

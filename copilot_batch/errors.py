@@ -455,18 +455,21 @@ class TaskTimeout(TaskFailure):
 class LimitExceeded(TaskFailure):
     """The attempt crossed one of the task's ``limits`` (``limit``: tokens, tool_calls,
     turns, ai_credits): ``value`` was reached where ``maximum`` was allowed; the session was
-    aborted. Not transient: a fresh attempt would spend as much."""
+    aborted. ``estimated``: the part of ``value`` estimated for model calls whose usage the
+    provider did not report. Not transient: a fresh attempt would spend as much."""
 
-    def __init__(self, limit: str, value: float, maximum: float) -> None:
+    def __init__(self, limit: str, value: float, maximum: float, estimated: float = 0) -> None:
         self.limit = limit
         self.value = value
         self.maximum = maximum
+        self.estimated = estimated
         super().__init__(str(self))
 
     def __str__(self) -> str:
+        estimate = f", {_number(self.estimated)} of them estimated" if self.estimated else ""
         return (
             f"limits.{self.limit} of {_number(self.maximum)} crossed "
-            f"({_number(self.value)}); the session was aborted"
+            f"({_number(self.value)}{estimate}); the session was aborted"
         )
 
 

@@ -4,6 +4,7 @@ reads run folders: how a task ended, its usage, its permission decisions, its re
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -39,31 +40,73 @@ class TaskStatus(enum.StrEnum):
 
 @dataclass
 class Usage:
-    """Token counts summed over a session's ``assistant.usage`` events."""
+    """Token counts summed over a session's ``assistant.usage`` events, as the provider
+    reported them. A model call whose provider reported no token counts is counted in
+    ``unreported_calls``, and its tokens are estimated (``estimated_tokens``, from the size
+    of what was sent and received: ``runtime/budgets.py``), never taken as 0."""
 
     input_tokens: int = 0
     output_tokens: int = 0
     cache_read_tokens: int = 0
     cache_write_tokens: int = 0
+    unreported_calls: int = 0
+    estimated_tokens: int = 0
 
     @property
     def total_tokens(self) -> int:
+        """The tokens the provider reported: a lower bound when some calls went unreported."""
         return self.input_tokens + self.output_tokens
+
+    @property
+    def reported(self) -> bool:
+        """Whether the provider reported the usage of every model call."""
+        return self.unreported_calls == 0
+
+    @property
+    def counted_tokens(self) -> int:
+        """What limits and budgets count: the reported tokens plus the estimate."""
+        return self.total_tokens + self.estimated_tokens
 
     def add(self, other: Usage) -> None:
         self.input_tokens += other.input_tokens
         self.output_tokens += other.output_tokens
         self.cache_read_tokens += other.cache_read_tokens
         self.cache_write_tokens += other.cache_write_tokens
+        self.unreported_calls += other.unreported_calls
+        self.estimated_tokens += other.estimated_tokens
 
-    def to_record(self) -> dict[str, int]:
+    def to_record(self) -> dict[str, Any]:
         return {
             "input_tokens": self.input_tokens,
             "output_tokens": self.output_tokens,
             "cache_read_tokens": self.cache_read_tokens,
             "cache_write_tokens": self.cache_write_tokens,
             "total_tokens": self.total_tokens,
+            "reported": self.reported,
+            "unreported_calls": self.unreported_calls,
+            "estimated_tokens": self.estimated_tokens,
         }
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> Usage:
+        """A usage record read back; one written before unreported usage was told apart
+        (no ``unreported_calls``) counts as reported."""
+        return cls(
+            input_tokens=record["input_tokens"],
+            output_tokens=record["output_tokens"],
+            cache_read_tokens=record["cache_read_tokens"],
+            cache_write_tokens=record["cache_write_tokens"],
+            unreported_calls=record.get("unreported_calls", 0),
+            estimated_tokens=record.get("estimated_tokens", 0),
+        )
+
+
+def tokens_text(total: int, estimated: int, reported: bool = True) -> str:
+    """Tokens for people: as reported; when some calls' usage was not, the reported ones as
+    a lower bound and the estimate counted for the rest (the terminal and the reports)."""
+    if reported and not estimated:
+        return str(total)
+    return f"≥ {total} (~{estimated} est.)"
 
 
 @dataclass(frozen=True)

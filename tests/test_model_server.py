@@ -63,3 +63,29 @@ async def test_a_run_retries_past_a_rate_limit_the_model_server_was_told_to_send
     ]
     retries = [e["data"].get("reason") for e in events if e["type"] == "assistant.turn_retry"]
     assert retries == ["rate_limit"]
+
+
+@pytest.mark.cli
+@pytest.mark.anyio
+async def test_a_model_server_without_stream_usage_leaves_a_streamed_task_without_usage(
+    tmp_path: Path,
+) -> None:
+    script = REPOSITORY / "tests" / "data" / "scripts" / "greetings.yaml"
+    server = [*COPILOT_BATCH, "model-server", "--script", str(script), "--no-stream-usage"]
+    job = tmp_path / "job.yaml"
+    job.write_text(textwrap.dedent(JOB).replace("Say hello.}", "Say hello., streaming: true}"))
+    async with await anyio.open_process(server) as process:
+        try:
+            with anyio.fail_after(60):
+                url = await read_url(process)
+            command = [*COPILOT_BATCH, "run", str(job), "--out", str(tmp_path), "--run-id", "r"]
+            env = {**os.environ, "MODEL_URL": url}
+            finished = await anyio.run_process(command, env=env, check=False)
+        finally:
+            process.terminate()
+    assert finished.returncode == 0, finished.stderr.decode()
+    result = json.loads((tmp_path / "r" / "tasks" / "hello" / "result.json").read_text())
+    usage = result["usage"]
+    assert (usage["reported"], usage["unreported_calls"], usage["total_tokens"]) == (False, 1, 0)
+    assert usage["estimated_tokens"] > 0
+    assert "1 task(s) without usage" in finished.stdout.decode()

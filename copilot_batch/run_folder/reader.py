@@ -77,12 +77,18 @@ _NAME = {
     "pattern": NAME_PATTERN,
     "x-expected": "a name of letters, digits, '.', '_' or '-'",
 }
+# Runs before unreported usage was told apart have no reported, unreported_calls or
+# estimated_tokens (records.Usage.from_record: all reported).
 _USAGE = {
     "type": "object",
     "required": ["input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens",
                  "total_tokens"],
-    "properties": {key: _COUNT for key in ("input_tokens", "output_tokens", "cache_read_tokens",
-                                            "cache_write_tokens", "total_tokens")},
+    "properties": {
+        **{key: _COUNT for key in ("input_tokens", "output_tokens", "cache_read_tokens",
+                                   "cache_write_tokens", "total_tokens", "unreported_calls",
+                                   "estimated_tokens")},
+        "reported": {"type": "boolean"},
+    },
 }  # fmt: skip
 _ATTEMPT = {
     "type": "object",

@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..records import TaskStatus
+from ..records import TaskStatus, Usage, tokens_text
 from .html import html_report
 from .layout import RunFolder
 from .reader import StoredRun, StoredTask, read_run
@@ -66,7 +66,7 @@ def results_jsonl(tasks: Sequence[StoredTask]) -> str:
 def _results_line(record: Mapping[str, Any]) -> dict[str, Any]:
     """A task's line of results.jsonl: its record's fields flat, ``reused_from`` only on
     a task an incremental run took from an earlier run."""
-    usage = record.get("usage", {})
+    usage = Usage.from_record(record["usage"])
     line = {
         "id": record["id"],
         "job": record["job"],
@@ -75,14 +75,18 @@ def _results_line(record: Mapping[str, Any]) -> dict[str, Any]:
         "output": record.get("output"),
         "error": record.get("error"),
         "duration_seconds": record.get("duration_seconds"),
-        "total_tokens": usage.get("total_tokens", 0),
+        "total_tokens": usage.total_tokens,
         "changed_files": record.get("changed_files", []),
         "answer": record.get("final_message"),
         "started_at": record.get("started_at"),
         "finished_at": record.get("finished_at"),
         "attempts": record.get("attempt", 0),
-        "input_tokens": usage.get("input_tokens", 0),
-        "output_tokens": usage.get("output_tokens", 0),
+        "input_tokens": usage.input_tokens,
+        "output_tokens": usage.output_tokens,
+        # false: the provider reported no usage for some model calls; the tokens above are
+        # then a lower bound, and estimated_tokens the estimate for those calls.
+        "usage_reported": usage.reported,
+        "estimated_tokens": usage.estimated_tokens,
     }
     if record.get("reused_from"):
         line["reused_from"] = record["reused_from"]
@@ -102,7 +106,7 @@ def summary_markdown(run: StoredRun, tasks: Sequence[StoredTask]) -> str:
     lines = [
         f"# copilot-batch run `{run.run_id}` ({run.state})",
         "",
-        f"**{counted['tasks']} tasks**: {counts or 'none'} · {counted['total_tokens']} tokens · "
+        f"**{counted['tasks']} tasks**: {counts or 'none'} · {_run_tokens(counted)} · "
         f"{counted['tool_calls']} tool calls · {counted['permission_denials']} permission "
         f"denials · {f'{duration:.1f}s' if duration is not None else 'still running'}",
         "",
@@ -123,11 +127,26 @@ def _table_row(task: StoredTask) -> str:
         f"`{task.id}`",
         _STATUS_MARK[task.status],
         f"{seconds:.1f}s" if seconds is not None else "-",
-        str(record.get("usage", {}).get("total_tokens", 0)),
+        _task_tokens(Usage.from_record(record["usage"])),
         str(record.get("tool_calls", 0)),
         _cell(_answer(task)),
     ]
     return "| " + " | ".join(cells) + " |"
+
+
+def _run_tokens(counted: Mapping[str, Any]) -> str:
+    """The run's tokens, and the tasks without reported usage with their estimate."""
+    text = f"{counted['total_tokens']} tokens"
+    if counted["tasks_without_usage"]:
+        text = (
+            f"≥ {text} ({counted['tasks_without_usage']} task(s) without usage, "
+            f"~{counted['estimated_tokens']} estimated)"
+        )
+    return text
+
+
+def _task_tokens(usage: Usage) -> str:
+    return tokens_text(usage.total_tokens, usage.estimated_tokens, usage.reported)
 
 
 def _answer(task: StoredTask) -> str:
@@ -160,11 +179,14 @@ def _cost_section(drivers: Mapping[str, Any]) -> list[str]:
         return []
     lines = ["", "## Cost", "", "| Model | Tokens | In | Out |", "| --- | ---: | ---: | ---: |"]
     lines += [
-        f"| `{_cell(model)}` | {usage['total_tokens']} | {usage['input_tokens']} "
-        f"| {usage['output_tokens']} |"
+        f"| `{_cell(model)}` | {_task_tokens(Usage.from_record(usage))} "
+        f"| {usage['input_tokens']} | {usage['output_tokens']} |"
         for model, usage in drivers["tokens_by_model"].items()
     ]
-    ranked = ", ".join(f"`{t['id']}` {t['total_tokens']}" for t in drivers["most_expensive"])
+    ranked = ", ".join(
+        f"`{t['id']}` {tokens_text(t['total_tokens'], t['estimated_tokens'])}"
+        for t in drivers["most_expensive"]
+    )
     lines += ["", f"Most tokens: {ranked}."]
     reported = [
         f"{label}: {drivers[key]:g}"

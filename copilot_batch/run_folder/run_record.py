@@ -14,11 +14,17 @@ from ..records import TaskStatus, Usage
 def totals(tasks: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """Counts by status and summed usage over task records, as run.json's ``totals``."""
     by_status = Counter(task["status"] for task in tasks)
-    usage_keys = list(Usage().to_record())
+    usages = [Usage.from_record(task["usage"]) for task in tasks]
+    summed = Usage()
+    for usage in usages:
+        summed.add(usage)
     return {
         "tasks": len(tasks),
         **{str(status): by_status.get(str(status), 0) for status in TaskStatus},
-        **{key: sum(task["usage"][key] for task in tasks) for key in usage_keys},
+        # What the providers reported (a lower bound while tasks_without_usage > 0), the
+        # model calls they reported nothing for, and the estimate of those.
+        **{key: value for key, value in summed.to_record().items() if key != "reported"},
+        "tasks_without_usage": sum(1 for usage in usages if not usage.reported),
         "tool_calls": sum(task["tool_calls"] for task in tasks),
         "permission_denials": sum(task["permission_denials"] for task in tasks),
         # ok tasks an incremental run took from an earlier run instead of running them
@@ -43,27 +49,24 @@ def cost(tasks: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     by_model: dict[str, Usage] = {}
     for task in tasks:
         for model, usage in task.get("usage_by_model", {}).items():
-            by_model.setdefault(model, Usage()).add(_usage(usage))
-    ranked = sorted(tasks, key=lambda task: -task["usage"]["total_tokens"])[:MOST_EXPENSIVE]
+            by_model.setdefault(model, Usage()).add(Usage.from_record(usage))
+    # Ranked by what limits count: the reported tokens plus the estimate of unreported ones.
+    spent = [(task["id"], Usage.from_record(task["usage"])) for task in tasks]
+    ranked = sorted(spent, key=lambda item: -item[1].counted_tokens)[:MOST_EXPENSIVE]
     return {
         "tokens_by_model": {model: usage.to_record() for model, usage in by_model.items()},
         "most_expensive": [
-            {"id": task["id"], "total_tokens": task["usage"]["total_tokens"]}
-            for task in ranked
-            if task["usage"]["total_tokens"]
+            {
+                "id": task_id,
+                "total_tokens": usage.total_tokens,
+                "estimated_tokens": usage.estimated_tokens,
+            }
+            for task_id, usage in ranked
+            if usage.counted_tokens
         ],
         "premium_requests": _sum_reported(task.get("premium_requests") for task in tasks),
         "ai_credits": _sum_reported(task.get("ai_credits") for task in tasks),
     }
-
-
-def _usage(record: Mapping[str, int]) -> Usage:
-    return Usage(
-        input_tokens=record["input_tokens"],
-        output_tokens=record["output_tokens"],
-        cache_read_tokens=record["cache_read_tokens"],
-        cache_write_tokens=record["cache_write_tokens"],
-    )
 
 
 def _sum_reported(values: Iterable[float | None]) -> float | None:

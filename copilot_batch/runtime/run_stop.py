@@ -56,8 +56,14 @@ class RunStop:
         if anyio.current_time() >= self.deadline and not self.interrupted:
             return f"the run's run_timeout of {self.run_timeout:g}s expired"
         if self.held_back and not self.interrupted:
-            return f"the run's token budget of {self.budget.maximum} was spent"
+            return f"the run's token budget of {self.budget.maximum} was spent{self._estimate()}"
         return "the run was interrupted"
+
+    def _estimate(self) -> str:
+        estimated = self.budget.estimated
+        if not estimated:
+            return ""
+        return f" (counting ~{estimated} tokens estimated for model calls without usage)"
 
     @property
     def status(self) -> RunStatus:

@@ -3,6 +3,7 @@ down; the result goes back to the caller, which records it."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -45,7 +46,7 @@ from ..records import (
 from ..run_folder.events import EventSink
 from .agent_options import agent_session_options
 from .ask_user import answering
-from .budgets import NANO, crossed
+from .budgets import NANO, crossed, estimate_tokens
 from .conversation import Conversation, finish_steps
 from .hooks import TaskHooks
 from .permissions import permission_handler
@@ -65,12 +66,15 @@ class _SessionObserver:
         self._sink = sink
         self._on_rate_limited = settings.on_rate_limited
         self._on_activity = settings.on_activity or (lambda _activity: None)
-        self._on_tokens = settings.on_tokens or (lambda _tokens: None)
+        self._on_tokens = settings.on_tokens or (lambda _tokens, _estimated: None)
         self._limits = limits
         self.finished = anyio.Event()
         self.final_message: str | None = None
         self.usage = Usage()
         self.usage_by_model: dict[str, Usage] = {}
+        # The model of each call whose usage went unreported, by its API call id: its reply
+        # (assistant.message, after assistant.usage) adds to the estimate.
+        self._unreported: dict[str, str] = {}
         self.premium_requests: float | None = None
         self.ai_credits: float | None = None
         self.tool_calls = 0
@@ -101,6 +105,7 @@ class _SessionObserver:
                 # Sub-agent messages carry a parent tool call; the task's answer does not.
                 if data.content.strip() and data.parent_tool_call_id is None:
                     self.final_message = data.content
+                self._estimate_reply(data)
             case SessionEventType.ASSISTANT_USAGE if isinstance(data, AssistantUsageData):
                 self._count_usage(data)
             case SessionEventType.TOOL_EXECUTION_START if isinstance(data, ToolExecutionStartData):
@@ -141,20 +146,43 @@ class _SessionObserver:
             cache_read_tokens=data.cache_read_tokens or 0,
             cache_write_tokens=data.cache_write_tokens or 0,
         )
-        self.usage.add(usage)
-        self.usage_by_model.setdefault(data.model, Usage()).add(usage)
+        if data.input_tokens is None and data.output_tokens is None:
+            # The provider reported no usage (a server ignoring stream_options.include_usage):
+            # unknown, not 0. The request the CLI sent is estimated now, the reply later.
+            usage.unreported_calls = 1
+            usage.estimated_tokens = estimate_tokens(data.request_body_bytes or 0)
+            if data.api_call_id is not None:
+                self._unreported[data.api_call_id] = data.model
+        self._spend(data.model, usage)
         if data.cost is not None:
             self.premium_requests = (self.premium_requests or 0.0) + data.cost
         if data.copilot_usage is not None:
             credits = data.copilot_usage.total_nano_aiu / NANO
             self.ai_credits = (self.ai_credits or 0.0) + credits
-        self._on_tokens(usage.total_tokens)
+
+    def _estimate_reply(self, data: AssistantMessageData) -> None:
+        """The estimate of a reply whose call's usage went unreported: its text and its
+        tool calls' names and arguments."""
+        model = self._unreported.get(data.api_call_id or "")
+        if model is None:
+            return
+        characters = len(data.content) + sum(
+            len(request.name) + len(json.dumps(request.arguments))
+            for request in data.tool_requests or ()
+        )
+        self._spend(model, Usage(estimated_tokens=estimate_tokens(characters)))
+
+    def _spend(self, model: str, usage: Usage) -> None:
+        self.usage.add(usage)
+        self.usage_by_model.setdefault(model, Usage()).add(usage)
+        self._on_tokens(usage.counted_tokens, usage.estimated_tokens)
 
     def _check_limits(self) -> None:
         if self.exceeded is None:
             exceeded = crossed(
                 self._limits,
-                tokens=self.usage.total_tokens,
+                tokens=self.usage.counted_tokens,
+                estimated_tokens=self.usage.estimated_tokens,
                 tool_calls=self.tool_calls,
                 turns=self.turns,
                 ai_credits=self.ai_credits,
@@ -256,7 +284,8 @@ class SessionSettings:
     attempt: int = 1
     on_rate_limited: Callable[[], None] | None = None
     on_activity: Callable[[str], None] | None = None
-    on_tokens: Callable[[int], None] | None = None  # each model call's tokens, as spent
+    # Each model call's tokens as spent, and how many of them were estimated.
+    on_tokens: Callable[[int, int], None] | None = None
     copilot_home: Path | None = None
 
 
@@ -280,7 +309,7 @@ class TaskSession:
         self._settings = settings
         self._observer = _SessionObserver(sink, settings, task.limits)
         self._session: CopilotSession | None = None
-        self._unsubscribe: Callable[[], None] | None = None
+        self._torn_down = False
 
     async def run(self) -> TaskResult:
         """The attempt's result, whatever happened to the session. When the run is being
@@ -344,11 +373,19 @@ class TaskSession:
             options["hooks"] = hooks.session_hooks()
         if task.ask_user_answer is not None:
             options["on_user_input_request"] = answering(task.ask_user_answer, self._on_question)
+        # Subscribed before the session starts: its first events (session.start) come
+        # while create_session is still waiting for the CLI's answer.
+        options["on_event"] = self._on_event
         session = self._session = await self._client.create_session(**options)
         self.result.session_id = session.session_id
-        self._unsubscribe = session.on(observer)
         await Conversation(session, observer, self.result, self._sink).run()
         hooks.raise_failure()
+
+    def _on_event(self, event: SessionEvent) -> None:
+        """Every event of the session to the observer, until the session is torn down
+        (a disconnect that failed leaves the SDK delivering; those late events are dropped)."""
+        if not self._torn_down:
+            self._observer(event)
 
     def _on_permission(self, entry: AuditEntry) -> None:
         record = entry.to_record()
@@ -395,8 +432,7 @@ class TaskSession:
                 delete=self._settings.copilot_home is None,
                 log=self._log,
             )
-        if self._unsubscribe is not None:
-            self._unsubscribe()
+        self._torn_down = True
         self.result.final_message = self._observer.final_message
         self.result.usage = self._observer.usage
         self.result.usage_by_model = self._observer.usage_by_model

@@ -209,6 +209,10 @@ class ScriptedModel:
     ``rate`` makes it a provider that admits that many requests a second (a
     :class:`TokenBucket` on the clock ``now``): beyond it, a 429 whose ``retry-after`` says
     when the next request is due.
+
+    ``stream_usage=False`` leaves usage out of streamed replies even when the request asks
+    for it (``stream_options.include_usage``), as some servers do (llama-cpp-python): the
+    CLI then reports model calls without token counts.
     """
 
     def __init__(
@@ -223,6 +227,7 @@ class ScriptedModel:
         root: str | Path | None = None,
         rate: float | None = None,
         now: Callable[[], float] = time.monotonic,
+        stream_usage: bool = True,
     ) -> None:
         if barrier is not None and barrier < 1:
             raise ValueError("a barrier holds replies until at least one request is open")
@@ -235,6 +240,7 @@ class ScriptedModel:
         self.latency = latency
         self.faults = tuple(faults)
         self.rate = rate
+        self.stream_usage = stream_usage
         self._bucket = TokenBucket(rate, now=now) if rate is not None else None
         self._uses_left = [fault.times for fault in self.faults]
         self._passes_left = [fault.after for fault in self.faults]
@@ -449,7 +455,9 @@ class ScriptedModel:
         if not streaming:
             return web.json_response(completion_body(reply, model, completion_id, usage))
         options = body.get("stream_options")
-        wants_usage = isinstance(options, dict) and options.get("include_usage") is True
+        wants_usage = (
+            self.stream_usage and isinstance(options, dict) and options.get("include_usage") is True
+        )
         response = await _open(request, streaming)
         for chunk in completion_chunks(reply, model, completion_id, usage if wants_usage else None):
             await response.write(f"data: {json.dumps(chunk)}\n\n".encode())
@@ -517,6 +525,7 @@ async def serve_forever(
     barrier: int | None = None,
     root: str | Path | None = None,
     rate: float | None = None,
+    stream_usage: bool = True,
     task_status: anyio.abc.TaskStatus[str] = anyio.TASK_STATUS_IGNORED,
 ) -> None:
     """Serve ``scripts`` until cancelled, with :class:`ScriptedModel`'s knobs; print the
@@ -530,6 +539,7 @@ async def serve_forever(
         barrier=barrier,
         root=root,
         rate=rate,
+        stream_usage=stream_usage,
     ) as model:
         print(model.base_url, flush=True)
         task_status.started(model.base_url)

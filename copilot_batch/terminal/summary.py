@@ -12,7 +12,7 @@ from typing import Any
 from rich.console import Console
 from rich.text import Text
 
-from ..records import RunStatus, TaskResult, TaskStatus
+from ..records import RunStatus, TaskResult, TaskStatus, tokens_text
 from ..run_folder import DEFAULT_OUT, RunFolder
 
 _STATUS_STYLE = {
@@ -48,7 +48,9 @@ def task_line(result: TaskResult, id_width: int = 0) -> Text:
     line = Text()
     line.append(f"{result.status:<9}", style=style)
     line.append(f" {result.task.id:<{id_width}}  ", style="bold")
-    line.append(f"{duration}  {result.usage.total_tokens} tok  {result.tool_calls} tools  ")
+    usage = result.usage
+    tokens = tokens_text(usage.total_tokens, usage.estimated_tokens, usage.reported)
+    line.append(f"{duration}  {tokens} tok  {result.tool_calls} tools  ")
     if result.sandbox_denials:
         line.append(f"{result.sandbox_denials} blocked  ", style="yellow")
     line.append(first_line(detail, 70), style="dim" if result.status is TaskStatus.OK else style)
@@ -82,15 +84,37 @@ def cost_rows(cost: Mapping[str, Any] | None) -> list[tuple[Text | str, str | Te
     rows: list[tuple[Text | str, str | Text]] = []
     by_model = cost.get("tokens_by_model") or {}
     if by_model:
-        models = (f"{model} {usage['total_tokens']}" for model, usage in by_model.items())
+        models = (f"{model} {_tokens_of(usage)}" for model, usage in by_model.items())
         rows.append(("by model", ", ".join(models)))
     if cost.get("most_expensive"):
-        tasks = (f"{task['id']} {task['total_tokens']}" for task in cost["most_expensive"])
+        tasks = (f"{task['id']} {_tokens_of(task)}" for task in cost["most_expensive"])
         rows.append(("most tokens", ", ".join(tasks)))
     for key, label in (("premium_requests", "premium req"), ("ai_credits", "AI credits")):
         if cost.get(key) is not None:
             rows.append((label, f"{cost[key]:g}"))
     return rows
+
+
+def _tokens_of(record: Mapping[str, Any]) -> str:
+    """A usage record's tokens (run folders before the estimate have none: all reported)."""
+    return tokens_text(
+        record["total_tokens"], record.get("estimated_tokens", 0), record.get("reported", True)
+    )
+
+
+def _tokens_row(counts: Mapping[str, Any]) -> str:
+    """The run's tokens; and, when providers reported no usage for some tasks, how many,
+    and the estimate limits and budgets counted for them."""
+    reported = (
+        f"{counts['total_tokens']} ({counts['input_tokens']} in, {counts['output_tokens']} out)"
+    )
+    without = counts.get("tasks_without_usage", 0)
+    if not without:
+        return reported
+    return (
+        f"≥ {reported}; {without} task(s) without usage, ~{counts['estimated_tokens']} "
+        "estimated (counted toward limits and budgets)"
+    )
 
 
 def _sandbox_rows(record: Mapping[str, Any]) -> list[tuple[str, str | Text]]:
@@ -131,13 +155,7 @@ def print_summary(console: Console, record: Mapping[str, Any], run_path: str) ->
             ("429s", Text(f"{counts['rate_limited']} (the model rate-limited)", style="yellow"))
         )
     duration = record["duration_seconds"]
-    rows += [
-        (
-            "tokens",
-            f"{counts['total_tokens']} ({counts['input_tokens']} in, "
-            f"{counts['output_tokens']} out)",
-        ),
-    ]
+    rows.append(("tokens", _tokens_row(counts)))
     rows += cost_rows(record.get("cost"))
     rows += [
         ("tool calls", str(counts["tool_calls"])),

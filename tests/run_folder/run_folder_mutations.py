@@ -75,15 +75,28 @@ def json_paths(value: Any, prefix: JsonPath = ()) -> Iterator[JsonPath]:
             yield from json_paths(item, (*prefix, index))
 
 
-def _nth_path(path: Path, at: int) -> tuple[Any, JsonPath] | None:
-    """The file's JSON and one of its paths (not the root), or None if it is not JSON."""
+# The fields of a usage record (a task's, each model's, each step's, the totals) that say
+# what the provider did not report; older runs lack them. The ``*_usage`` kinds damage them
+# more often than a path drawn from the whole file would.
+USAGE_FIELDS = frozenset(
+    ("reported", "unreported_calls", "estimated_tokens", "tasks_without_usage")
+)
+
+
+def _nth_path(path: Path, at: int, usage: bool = False) -> tuple[Any, JsonPath] | None:
+    """The file's JSON and one of its paths (not the root; with ``usage``, one of a usage
+    field), or None if it is not JSON or has no such path."""
     if not path.is_file():  # a FIFO would block
         return None
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError, RecursionError):
         return None
-    paths = list(json_paths(data))[1:]
+    paths = [
+        where
+        for where in list(json_paths(data))[1:]
+        if not usage or (isinstance(where[-1], str) and where[-1] in USAGE_FIELDS)
+    ]
     if not paths:
         return None
     return data, paths[at % len(paths)]
@@ -96,7 +109,7 @@ def _parent(data: Any, where: JsonPath) -> Any:
 
 
 def _replace(mutation: Mutation, path: Path) -> None:
-    found = _nth_path(path, mutation.at)
+    found = _nth_path(path, mutation.at, mutation.kind.endswith("_usage"))
     if found is not None:
         data, where = found
         _parent(data, where)[where[-1]] = mutation.value
@@ -104,7 +117,7 @@ def _replace(mutation: Mutation, path: Path) -> None:
 
 
 def _delete(mutation: Mutation, path: Path) -> None:
-    found = _nth_path(path, mutation.at)
+    found = _nth_path(path, mutation.at, mutation.kind.endswith("_usage"))
     if found is not None:
         data, where = found
         del _parent(data, where)[where[-1]]
@@ -160,6 +173,8 @@ def _fifo(mutation: Mutation, path: Path) -> None:
 _ACTIONS = {
     "replace": _replace,
     "delete": _delete,
+    "replace_usage": _replace,
+    "delete_usage": _delete,
     "naive_times": _naive_times,
     "truncate": _truncate,
     "bad_bytes": _bad_bytes,
@@ -179,6 +194,8 @@ def mutations(task_ids: list[str], files: list[str]) -> st.SearchStrategy[Mutati
     return st.one_of(
         st.builds(Mutation, st.just("replace"), json_files, offsets, ANY_VALUE),
         st.builds(Mutation, st.just("delete"), json_files, offsets),
+        st.builds(Mutation, st.just("replace_usage"), json_files, offsets, ANY_VALUE),
+        st.builds(Mutation, st.just("delete_usage"), json_files, offsets),
         st.builds(Mutation, st.just("naive_times"), json_files),
         st.builds(Mutation, st.just("truncate"), json_files, offsets),
         st.builds(Mutation, st.just("bad_bytes"), json_files, offsets),

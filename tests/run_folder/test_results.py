@@ -54,7 +54,17 @@ def test_a_line_carries_the_answer_times_attempts_and_token_split() -> None:
         "attempts": 2,
         "input_tokens": 7,
         "output_tokens": 3,
+        "usage_reported": True,  # a record from before unreported usage was told apart
+        "estimated_tokens": 0,
     }
+
+
+def test_a_line_says_when_the_provider_reported_no_usage_and_the_estimate() -> None:
+    usage = {**USAGE, "reported": False, "unreported_calls": 2, "estimated_tokens": 2500}
+    (line,) = lines_of(task_record("a", usage=usage))
+    assert (line["total_tokens"], line["usage_reported"], line["estimated_tokens"]) == (
+        10, False, 2500,
+    )  # fmt: skip
 
 
 def test_reused_from_only_on_a_reused_task() -> None:

@@ -1,15 +1,19 @@
 """Broken run folders given to show, resume, apply and merge: a clear error, never a crash.
 
-Two shards of one job run once through the real Copilot CLI and the scripted model; each
-example copies them, damages the copy (mutations drawn by Hypothesis) and runs every command
+Two shards of one job run once through the real Copilot CLI and the scripted model (which
+leaves usage out of streamed replies, so some records hold unreported usage); each example
+copies them, damages the copy (mutations drawn by Hypothesis) and runs every command
 that reads run folders on it through click. Examples: COPILOT_BATCH_FUZZ_EXAMPLES (100).
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 import threading
 from collections.abc import Iterator, Sequence
@@ -25,14 +29,19 @@ from run_folder_mutations import Mutation, mutations
 from copilot_batch.cli import main
 
 SCRIPTS = Path(__file__).resolve().parents[1] / "data" / "scripts"
+SCRIPT_FILES = ("greetings.yaml", "edit_notes.yaml")
 EXAMPLES = int(os.environ.get("COPILOT_BATCH_FUZZ_EXAMPLES", "100"))
 # The job's tasks fall into the two shards by a hash of their ids.
 SHARD_A = ["hello-1", "edit", "lost"]  # shard 2/2: ok, ok with a patch, failed
 SHARD_B = ["hello-2", "hello-3"]  # shard 1/2
+# Streamed replies come without usage: the hello tasks' records say so, and estimate it.
 JOB = """\
 version: 1
+defaults:
+  provider: {type: openai, base_url: "MODEL_URL", api_key: not-a-secret}
 tasks:
-  - {id: "hello-{{ n }}", prompt: Say hello., matrix: {n: [1, 2, 3]}}
+  - {id: "hello-{{ n }}", prompt: Say hello., matrix: {n: [1, 2, 3]}, model: gpt-4.1,
+     streaming: true}
   - {id: edit, prompt: Change draft to final in notes.txt., workspace: copy,
      working_directory: project, permissions: approve-all, model: claude-sonnet-4.5}
   - {id: lost, prompt: Nobody scripted this.}
@@ -41,23 +50,39 @@ tasks:
 WATCHDOG_SECONDS = 60
 
 
+@contextlib.contextmanager
+def model_server() -> Iterator[str]:
+    """``copilot-batch model-server`` leaving usage out of streamed replies; its URL."""
+    scripts = [arg for name in SCRIPT_FILES for arg in ("--script", str(SCRIPTS / name))]
+    command = [sys.executable, "-m", "copilot_batch", "model-server", *scripts]
+    with subprocess.Popen([*command, "--no-stream-usage"], stdout=subprocess.PIPE) as server:
+        try:
+            assert server.stdout is not None
+            yield server.stdout.readline().decode().strip()
+        finally:
+            server.terminate()
+
+
 @pytest.fixture(scope="module")
 def template() -> Iterator[Path]:
     """A job's folder (job file, a project) and its two shard runs under runs/."""
-    with tempfile.TemporaryDirectory(prefix="copilot-batch-fuzz-") as folder:
+    with (
+        tempfile.TemporaryDirectory(prefix="copilot-batch-fuzz-") as folder,
+        model_server() as url,
+    ):
         root = Path(folder)
         (root / "project").mkdir()
         (root / "project" / "notes.txt").write_text("draft\n")
-        (root / "job.yaml").write_text(JOB)
-        replay = ["--replay", str(SCRIPTS / "greetings.yaml")]
-        replay += ["--replay", str(SCRIPTS / "edit_notes.yaml")]
+        (root / "job.yaml").write_text(JOB.replace("MODEL_URL", url))
         for index, run_id in ((2, "a"), (1, "b")):
             ran = CliRunner().invoke(
                 main,
-                ["run", str(root / "job.yaml"), "--shard", f"{index}/2", *replay,
+                ["run", str(root / "job.yaml"), "--shard", f"{index}/2",
                  "--out", str(root / "runs"), "--run-id", run_id, "-q"],
             )  # fmt: skip
             assert ran.exit_code in (0, 1), ran.output
+        hello = json.loads((root / "runs" / "a" / "tasks" / "hello-1" / "result.json").read_text())
+        assert hello["usage"]["reported"] is False and hello["usage"]["estimated_tokens"] > 0
         assert sorted(path.name for path in (root / "runs" / "a" / "tasks").iterdir()) == sorted(
             SHARD_A
         )

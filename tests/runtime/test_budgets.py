@@ -13,7 +13,7 @@ from copilot_batch.errors import JobFilesInvalid, LimitExceeded
 from copilot_batch.jobfile import TaskLimits, load_jobs
 from copilot_batch.records import RunStatus
 from copilot_batch.run_folder.run_record import cost
-from copilot_batch.runtime.budgets import TokenBudget, crossed, run_budget
+from copilot_batch.runtime.budgets import TokenBudget, crossed, estimate_tokens, run_budget
 from copilot_batch.runtime.run_stop import RunStop
 from copilot_batch.testing import write_job
 
@@ -57,6 +57,35 @@ def test_the_budget_is_spent_once_it_is_reached() -> None:
     unlimited = TokenBudget(None)
     unlimited.spend(10**12)
     assert not unlimited.exhausted
+
+
+def test_unreported_usage_is_estimated_at_a_token_per_four_characters_rounded_up() -> None:
+    assert [estimate_tokens(n) for n in (0, 1, 4, 5, 38947)] == [0, 1, 1, 2, 9737]
+
+
+def test_a_token_limit_crossed_by_an_estimate_says_how_much_was_estimated() -> None:
+    exceeded = _crossed(TaskLimits(tokens=100), tokens=9800, estimated_tokens=9737)
+    assert exceeded is not None
+    assert str(exceeded) == (
+        "limits.tokens of 100 crossed (9800, 9737 of them estimated); the session was aborted"
+    )
+    turns = _crossed(TaskLimits(turns=1), turns=2, estimated_tokens=9737)
+    assert turns is not None and "estimated" not in str(turns)  # only tokens are estimated
+
+
+def test_the_budget_counts_estimates_and_its_reason_says_so() -> None:
+    async def main() -> None:
+        stop = RunStop(run_timeout=None, max_tokens=100)
+        stop.budget.spend(60)
+        stop.budget.spend(9737, estimated=9737)
+        assert (stop.budget.spent, stop.budget.estimated) == (9797, 9737)
+        assert stop.holds_back()
+        assert stop.reason() == (
+            "the run's token budget of 100 was spent (counting ~9737 tokens estimated for "
+            "model calls without usage)"
+        )
+
+    anyio.run(main)
 
 
 def test_max_tokens_wins_over_the_job_files_and_the_smallest_job_budget_counts(

@@ -36,6 +36,19 @@ def test_the_429s_of_a_rate_limited_run_are_named() -> None:
     assert "429s        17 (the model rate-limited)" in text
 
 
+def test_tokens_are_a_lower_bound_when_tasks_went_without_usage() -> None:
+    reported = summary("finished", "runs/r", total_tokens=120, input_tokens=100, output_tokens=20)
+    assert "tokens      120 (100 in, 20 out)\n" in reported
+    text = summary(
+        "finished", "runs/r", total_tokens=120, input_tokens=100, output_tokens=20,
+        tasks_without_usage=2, estimated_tokens=9000,
+    )  # fmt: skip
+    assert (
+        "tokens      ≥ 120 (100 in, 20 out); 2 task(s) without usage, ~9000 estimated "
+        "(counted toward limits and budgets)"
+    ) in text
+
+
 @pytest.mark.parametrize("state", ["interrupted", "timed_out", "failed"])
 def test_a_run_that_did_not_finish_names_the_resume_command(state: str) -> None:
     lines = summary(state, "runs/20261123-223656-cb50").splitlines()

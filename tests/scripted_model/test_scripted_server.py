@@ -186,6 +186,20 @@ async def test_streamed_reply_is_the_same_reply_in_chunks(
     assert model.requests[-1].streaming is True
 
 
+async def test_without_stream_usage_a_streamed_reply_has_no_usage_though_asked(
+    scripts: Any, http: aiohttp.ClientSession
+) -> None:
+    body = chat("Say hello.", stream=True, stream_options={"include_usage": True})
+    async with ScriptedModel(scripts, stream_usage=False) as model:
+        async with http.post(f"{model.base_url}/chat/completions", json=body) as response:
+            data = sse_data(await response.text())
+        _, plain = await post(http, model, chat("Say hello."))
+    chunks = [json.loads(d) for d in data[:-1]]
+    assert [c for c in chunks if "usage" in c] == []
+    assert reassemble(chunks)["content"] == "Hello!"
+    assert plain["usage"]["total_tokens"] > 0  # a reply that is not streamed keeps it
+
+
 def test_chunks_carry_the_call_header_once_then_argument_pieces() -> None:
     arguments = json.dumps({"text": "x" * 100})
     reply = Message(

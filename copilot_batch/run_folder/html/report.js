@@ -64,8 +64,17 @@ function statusSpan(status) {
   return el("span", { class: `status status-${status}`, text: status });
 }
 
+// What limits count: the tokens reported, plus the estimate for calls reported without usage.
 function tokensOf(task) {
-  return (task.usage || {}).total_tokens || 0;
+  const usage = task.usage || {};
+  return (usage.total_tokens || 0) + (usage.estimated_tokens || 0);
+}
+
+// Tokens as reported; a lower bound and the estimate when some calls' usage was not.
+function tokensText(usage) {
+  const u = usage || {};
+  if (u.reported !== false && !u.estimated_tokens) return num(u.total_tokens);
+  return `≥ ${num(u.total_tokens)} (~${num(u.estimated_tokens)} est.)`;
 }
 
 function answerOf(task) {
@@ -162,7 +171,10 @@ function renderRun(section) {
       card("State", run.state, { id: "run-state-card" }),
       card("Wall time", seconds(run.duration_seconds), { id: "wall-time" }),
       card("Tasks", num(TASKS.length)),
-      card("Tokens", num(totals.total_tokens)),
+      card("Tokens", totals.tasks_without_usage ? `≥ ${num(totals.total_tokens)}` : num(totals.total_tokens), { id: "tokens-card" }),
+      totals.tasks_without_usage ? card("Without usage",
+        `${num(totals.tasks_without_usage)} tasks, ~${num(totals.estimated_tokens)} tokens est.`,
+        { id: "without-usage-card", title: "The provider reported no usage for some model calls: their tokens are estimated (a token per 4 characters sent and received) and counted toward limits and budgets." }) : null,
       card("Tool calls", num(totals.tool_calls)),
       card("Denials", num(totals.permission_denials))),
     el("p", {}, "State: ", el("strong", { id: "run-state", text: run.state }),
@@ -182,7 +194,8 @@ function tokensByModel(run) {
   const models = ((run.cost || {}).tokens_by_model) || {};
   const rows = Object.entries(models).map(([model, usage]) => el("tr", { "data-model": model },
     el("td", {}, el("code", { text: model })),
-    ...["total_tokens", "input_tokens", "output_tokens", "cache_read_tokens"].map((key) =>
+    el("td", { class: "num", text: tokensText(usage) }),
+    ...["input_tokens", "output_tokens", "cache_read_tokens"].map((key) =>
       el("td", { class: "num", text: num(usage[key]) }))));
   return el("table", { id: "tokens-by-model" },
     el("thead", {}, el("tr", {}, ["Model", "Total", "In", "Out", "Cache read"].map((name, i) =>
@@ -265,7 +278,7 @@ function taskRow(task) {
     el("td", { class: "matrix mono", text: matrixText(task) }),
     el("td", { class: "duration num", text: seconds(task.duration_seconds) }),
     el("td", { class: "attempts num", text: String(task.attempts.length) }),
-    el("td", { class: "tokens num", text: num(tokensOf(task)) }),
+    el("td", { class: "tokens num", text: tokensText(task.usage) }),
     el("td", { class: "tool-calls num", text: String(task.tool_calls || 0) }),
     el("td", { class: "denials num", text: String(task.permission_denials || 0) }),
     el("td", { class: "changed-files num", title: files.join("\n"), text: String(files.length) }),
@@ -378,7 +391,7 @@ function renderTask(section, id) {
     el("div", { id: "task-header" },
       el("h2", {}, el("code", { class: "task-id", text: task.id }), " ", statusSpan(task.status)),
       el("p", {}, `job ${task.job}`, task.matrix && Object.keys(task.matrix).length ? ` · ${matrixText(task)}` : "",
-        ` · ${seconds(task.duration_seconds)} · ${num(tokensOf(task))} tokens · ${task.tool_calls || 0} tool calls`,
+        ` · ${seconds(task.duration_seconds)} · ${tokensText(task.usage)} tokens · ${task.tool_calls || 0} tool calls`,
         ` · ${attempts.length} attempt${attempts.length === 1 ? "" : "s"}`,
         task.reused_from ? ` · reused from run ${task.reused_from}` : ""),
       task.error ? el("pre", { class: "error task-error", text: `${task.error_type ? `${task.error_type}: ` : ""}${task.error}` }) : null),
