@@ -11,6 +11,13 @@ from pathlib import Path
 REPOSITORY = Path(__file__).resolve().parents[1]
 # Where `make demo` makes the sample repositories; tests leave it as they found it.
 CHECKOUT_REPOS = REPOSITORY / "jobs" / "review" / "repos"
+# The example job for a model server on this machine: `make demo` leaves it out.
+LOCAL_MODEL_JOB = "local-model.yaml"
+
+
+def demo_jobs(jobs: Path) -> list[Path]:
+    """The job files of ``jobs`` that `make demo` replays, sorted."""
+    return sorted(path for path in jobs.glob("*.yaml") if path.name != LOCAL_MODEL_JOB)
 
 
 def copy_example_jobs(destination: Path) -> Path:

@@ -12,7 +12,7 @@ from typing import Any
 
 import anyio
 import pytest
-from example_jobs import copy_example_jobs
+from example_jobs import copy_example_jobs, demo_jobs
 
 from copilot_batch.scripted_model import ScriptedModel, load_scripts
 
@@ -41,8 +41,8 @@ CANARY_SCRIPT = f"""
 
 
 def _with_provider(jobs: Path) -> list[Path]:
-    """Every job file of ``jobs`` sent to the provider at MODEL_URL, keyed with the canary."""
-    paths = sorted(jobs.glob("*.yaml"))
+    """Every demo job file of ``jobs`` sent to the provider at MODEL_URL, keyed with the canary."""
+    paths = demo_jobs(jobs)
     for path in paths:
         text = path.read_text(encoding="utf-8")
         assert "\ndefaults:\n" in text and "provider:" not in text, path
