@@ -235,7 +235,9 @@ def session_options(
         "provider": dict(task.provider) if task.provider is not None else None,
         "system_message": _system_message(task),
         "tools": [tool for ref in task.custom_tools for tool in ref.tools] or None,
-        "available_tools": list(task.available_tools) if task.available_tools else None,
+        "available_tools": (
+            list(task.available_tools) if task.available_tools is not None else None
+        ),
         "excluded_tools": list(task.excluded_tools) if task.excluded_tools else None,
         "skill_directories": [str(path) for path in task.skill_directories] or None,
         "disabled_skills": list(task.disabled_skills) or None,

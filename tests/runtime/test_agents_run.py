@@ -117,6 +117,11 @@ async def test_a_toolset_selector_limits_the_tools_offered(tmp_path: Path) -> No
     assert sorted(tool_names(body)) == ["grep", "view"]
 
 
+async def test_an_empty_allowlist_offers_no_tools(tmp_path: Path) -> None:
+    _, [body] = await requests_of(tmp_path, "    tools: {available: []}\n")
+    assert tool_names(body) == []
+
+
 async def test_the_recorded_custom_agent_session_replays(
     tmp_path: Path, snapshots_dir: Path
 ) -> None:
