@@ -494,17 +494,24 @@ def _number(value: float) -> str:
 
 
 class SessionError(TaskFailure):
-    """The session reported ``session.error``."""
+    """The session reported ``session.error``; ``warning``, the CLI's last
+    ``session.warning`` of the same turn, often says why when the error does not (a
+    ``max_prompt_tokens`` smaller than the system prompt and tools: "No response was
+    returned")."""
 
-    def __init__(self, error_type: str, message: str, status_code: int | None) -> None:
+    def __init__(
+        self, error_type: str, message: str, status_code: int | None, warning: str | None = None
+    ) -> None:
         self.error_type = error_type
         self.message = message
         self.status_code = status_code
+        self.warning = warning
         super().__init__(str(self))
 
     def __str__(self) -> str:
         status = f" (HTTP {self.status_code})" if self.status_code is not None else ""
-        return f"{self.error_type}{status}: {self.message}"
+        warned = f" (the CLI warned: {self.warning})" if self.warning else ""
+        return f"{self.error_type}{status}: {self.message}{warned}"
 
     @property
     def transient(self) -> bool:

@@ -20,6 +20,7 @@ from copilot.generated.session_events import (
     SessionErrorData,
     SessionEventType,
     SessionLimitsExhaustedRequestedData,
+    SessionWarningData,
     ToolExecutionStartData,
 )
 from copilot.session import Attachment
@@ -81,6 +82,7 @@ class _SessionObserver:
         self.turns = 0
         self.rate_limited = 0  # 429s: the CLI's rate_limit retries and a session error
         self.error: SessionError | None = None
+        self.warning: str | None = None  # the last session.warning of this turn
         self.exceeded: LimitExceeded | None = None
         self.over_limit = anyio.Event()
         self.last_event_at = time.monotonic()
@@ -91,6 +93,7 @@ class _SessionObserver:
     ) -> None:
         """Send ``prompt`` and wait until the session is idle or reports an error."""
         self.finished = anyio.Event()
+        self.warning = None
         await session.send(prompt, attachments=attachments)
         await self.finished.wait()
 
@@ -123,8 +126,12 @@ class _SessionObserver:
                 self._on_activity(f"retrying ({data.reason})")
                 if data.reason == "rate_limit":
                     self._rate_limited()
+            case SessionEventType.SESSION_WARNING if isinstance(data, SessionWarningData):
+                self.warning = data.message
             case SessionEventType.SESSION_ERROR if isinstance(data, SessionErrorData):
-                self.error = SessionError(data.error_type, data.message, data.status_code)
+                self.error = SessionError(
+                    data.error_type, data.message, data.status_code, self.warning
+                )
                 if data.status_code == 429:
                     self._rate_limited()
                 self.finished.set()

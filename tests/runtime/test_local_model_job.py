@@ -18,7 +18,7 @@ from request_capture import capturing
 from copilot_batch import TaskStatus
 from copilot_batch.cli import main
 from copilot_batch.scripted_model import ScriptedModel, load_scripts
-from copilot_batch.testing import run_job_files
+from copilot_batch.testing import run_job, run_job_files
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 JOBS = REPOSITORY / "jobs"
@@ -89,3 +89,34 @@ async def test_without_max_output_tokens_the_cli_sends_no_cap(tmp_path: Path) ->
     assert line in text
     bodies = await run_local_job(tmp_path, text.replace(line, ""))
     assert all("max_tokens" not in body for body in bodies)
+
+
+@pytest.mark.cli
+@pytest.mark.anyio
+async def test_a_context_smaller_than_the_clis_prompt_fails_with_the_clis_reason(
+    tmp_path: Path,
+) -> None:
+    # The CLI sends no request: its system prompt and tools alone are over 1,000 tokens.
+    # Its error says only "No response was returned"; the warning before it says why.
+    async with ScriptedModel(load_scripts([SCRIPT])) as model:
+        result = await run_job(
+            tmp_path,
+            """
+            version: 1
+            tasks:
+              - id: small
+                prompt: Say hi
+                model: local
+                provider:
+                  type: openai
+                  base_url: ${MODEL_URL}
+                  max_prompt_tokens: 1000
+            """,
+            {"MODEL_URL": model.base_url},
+        )
+    [task] = result.results
+    assert task.status is TaskStatus.FAILED
+    assert task.error is not None
+    assert "No response was returned" in task.error
+    assert "the CLI warned: Static system messages and tool definitions exceed" in task.error
+    assert model.requests == []
