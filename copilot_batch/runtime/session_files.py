@@ -49,16 +49,16 @@ class SessionFiles(SessionFsProvider):
         self._disk = DiskFiles(working_directory)
         self._memory = MemoryFiles()
         roots = (PurePosixPath(SESSION_STATE_PATH), PurePosixPath(copilot_home, "session-state"))
-        # As text: comparing the path objects and their parents cost a tenth of the
-        # process's CPU, the CLI asking some 30 times per session.
+        # As text: comparing path objects and their parents cost a tenth of the process's
+        # CPU, the CLI asking some 30 times per session.
         self._roots = tuple(str(root) for root in roots)
         self._inside = tuple(f"{root}/" for root in self._roots)
 
     def _memory_key(self, path: str) -> str | None:
         """The absolute path, when ``path`` is kept in memory."""
-        # A path's text is normalised (no "//", "/./" or trailing "/"); ".." stays, as in
-        # the comparison of parts it replaces.
-        absolute = str(self._disk.path(path))
+        # The text of a Path is normalised (no "//", "." or trailing "/"; ".." stays, as
+        # in a comparison of parts); the CLI's own paths mostly are already.
+        absolute = path if _normalised(path) else str(self._disk.path(path))
         inside = absolute in self._roots or absolute.startswith(self._inside)
         return absolute if inside else None
 
@@ -123,3 +123,13 @@ class SessionFiles(SessionFsProvider):
             await self._disk.rename(src, dest)
         else:  # between memory and disk: as across devices
             raise os_error(errno.EXDEV, src)
+
+
+def _normalised(path: str) -> bool:
+    """Whether ``path`` is absolute and spelled as a Path would spell it."""
+    return (
+        path.startswith("/")
+        and "//" not in path
+        and "/./" not in path
+        and not path.endswith(("/", "/."))
+    )
