@@ -8,14 +8,14 @@ import os
 from pathlib import Path, PurePosixPath
 
 import pytest
-from hypothesis import example, given
-from hypothesis import strategies as st
 from copilot.generated.rpc import (
     SessionFSErrorCode,
     SessionFSReadFileRequest,
     SessionFSStatRequest,
 )
 from copilot.session_fs_provider import create_session_fs_adapter
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from copilot_batch.runtime.memory_files import FILE, FOLDER, MemoryFiles
 from copilot_batch.runtime.session_files import SessionFiles
