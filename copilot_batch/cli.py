@@ -199,13 +199,16 @@ def _run_with_progress(
     observer: PlainProgress | None, run: Callable[[], Awaitable[RunResult]]
 ) -> RunResult:
     # What is loaded by now (the SDK's modules, the job files' tasks) lasts as long as the
-    # process: kept out of the cyclic collector, its full passes stop walking it again and
+    # run: kept out of the cyclic collector, its full passes stop walking it again and
     # again while the sessions' events come and go.
     gc.freeze()
-    if observer is None:
-        return anyio.run(run, backend="asyncio")
-    with observer.shown():
-        return anyio.run(run, backend="asyncio")
+    try:
+        if observer is None:
+            return anyio.run(run, backend="asyncio")
+        with observer.shown():
+            return anyio.run(run, backend="asyncio")
+    finally:
+        gc.unfreeze()  # the command may run inside a longer-lived process (tests, scripts)
 
 
 @main.command()
