@@ -42,6 +42,7 @@ bench: setup
 	$(BIN)/python -m bench.startup
 	$(BIN)/python -m bench.compare
 	$(BIN)/python -m bench.ratelimit
+	$(BIN)/python -m bench.session_cpu
 
 lint: setup
 	$(BIN)/ruff check copilot_batch tests bench

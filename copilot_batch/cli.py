@@ -4,6 +4,7 @@ script."""
 from __future__ import annotations
 
 import dataclasses
+import gc
 import json
 import os
 import sys
@@ -197,10 +198,17 @@ def _progress(console: Console, quiet: bool) -> PlainProgress | None:
 def _run_with_progress(
     observer: PlainProgress | None, run: Callable[[], Awaitable[RunResult]]
 ) -> RunResult:
-    if observer is None:
-        return anyio.run(run, backend="asyncio")
-    with observer.shown():
-        return anyio.run(run, backend="asyncio")
+    # What is loaded by now (the SDK's modules, the job files' tasks) lasts as long as the
+    # run: kept out of the cyclic collector, its full passes stop walking it again and
+    # again while the sessions' events come and go.
+    gc.freeze()
+    try:
+        if observer is None:
+            return anyio.run(run, backend="asyncio")
+        with observer.shown():
+            return anyio.run(run, backend="asyncio")
+    finally:
+        gc.unfreeze()  # the command may run inside a longer-lived process (tests, scripts)
 
 
 @main.command()

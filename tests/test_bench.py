@@ -6,9 +6,10 @@ import os
 import sys
 from pathlib import Path
 
+import click
 import pytest
 
-from bench import startup
+from bench import profile_areas, startup
 from bench.compare import compare, markdown
 from bench.measure import (
     CLOCK_TICKS,
@@ -17,6 +18,7 @@ from bench.measure import (
     measure,
     parse_stat,
 )
+from bench.session_cpu import own_and_children_cpu, parse_trees, run_measured, summarise
 
 
 def test_parse_stat_counts_fields_after_the_last_parenthesis() -> None:
@@ -108,3 +110,99 @@ def test_startup_ratios_are_against_the_sdks_import() -> None:
         },
     ]
     assert "| `copilot-batch validate` | 0.45 | 0.45 | not met |" in startup.markdown(rows)
+
+
+def test_own_cpu_and_the_childrens_come_from_their_own_fields() -> None:
+    stat = f"4242 (py (thon)) Z 17 4242 {' '.join(['0'] * 8)} 150 50 30 20 20 0"
+    assert own_and_children_cpu(stat) == pytest.approx((200 / CLOCK_TICKS, 50 / CLOCK_TICKS))
+
+
+def test_run_measured_counts_the_process_apart_from_the_children_it_reaped(
+    tmp_path: Path,
+) -> None:
+    """A child that burns CPU and is waited for is not the process's own CPU."""
+    burn = "import time\nend = time.process_time() + {}\nwhile time.process_time() < end: pass\n"
+    parent = (
+        "import subprocess, sys\n"
+        f"subprocess.run([sys.executable, '-c', {burn.format(0.6)!r}], check=True)\n"
+        + burn.format(0.2)
+    )
+    command = [sys.executable, "-c", parent]
+    measured = run_measured(command, env=os.environ, cwd=tmp_path, output=tmp_path / "out.txt")
+    assert measured.returncode == 0
+    assert measured.children_seconds >= 0.55
+    assert 0.15 <= measured.own_seconds < measured.children_seconds
+    # The zombie's fields and wait4's rusage tell the same total.
+    total = measured.own_seconds + measured.children_seconds
+    assert total == pytest.approx(measured.rusage_seconds, abs=0.05)
+
+
+def _cpu_row(tree: str, tasks: int, cpu: float) -> dict[str, object]:
+    return {"tree": tree, "tasks": tasks, "own_cpu_seconds": cpu}
+
+
+def test_session_cpu_summary_takes_medians_the_marginal_and_the_target() -> None:
+    rows = [
+        _cpu_row("before", 100, 5.0), _cpu_row("before", 100, 4.0), _cpu_row("before", 100, 9.0),
+        _cpu_row("before", 400, 14.0), _cpu_row("before", 400, 16.0), _cpu_row("before", 400, 15.0),
+        _cpu_row("after", 100, 2.5), _cpu_row("after", 400, 5.6),
+    ]  # fmt: skip
+    summary = summarise(rows)
+    assert list(summary) == ["before", "after"]
+    before, after = summary["before"], summary["after"]
+    assert before["median_cpu_seconds"] == {"100": 5.0, "400": 15.0}
+    assert before["cpu_per_session_ms"] == {"100": 50.0, "400": 37.5}
+    assert before["marginal_ms"] == pytest.approx(33.33)
+    assert before["target"] == {
+        "tasks": 400, "cpu_per_session_ms": 37.5, "target_ms": 15.0, "ratio": 2.5, "met": False,
+    }  # fmt: skip
+    assert after["target"]["met"] and after["target"]["ratio"] == pytest.approx(0.93)
+    assert "marginal_ms" not in summarise([_cpu_row("one", 400, 4.0)])["one"]
+
+
+def test_trees_are_named_paths() -> None:
+    assert parse_trees(["before=/work/main", "after=."]) == {
+        "before": Path("/work/main"),
+        "after": Path.cwd(),
+    }
+    assert list(parse_trees([])) == ["this"]
+    with pytest.raises(click.BadParameter, match="NAME=PATH"):
+        parse_trees(["/work/main"])
+
+
+def test_profile_samples_go_to_the_innermost_area() -> None:
+    collapsed = [
+        "main (copilot_batch/cli.py:1);_find_and_load (<frozen importlib._bootstrap>:1) 7",
+        "_read_loop (copilot/_jsonrpc.py:4);handle_notification (copilot/client.py:5);"
+        "from_datetime (copilot/generated/session_events.py:95);parse (dateutil/parser.py:9) 5",
+        "_read_loop (copilot/_jsonrpc.py:4);loads (json/__init__.py:3) 4",
+        "_dispatch_event (copilot/session.py:1);_SessionObserver.__call__ "
+        "(copilot_batch/runtime/session.py:95);SessionEvent.to_dict "
+        "(copilot/generated/session_events.py:9) 3",
+        "run (copilot_batch/run_folder/events.py:80);text (copilot_batch/redact.py:40) 2",
+        "_run_once (asyncio/base_events.py:1) 2",
+        "main (copilot_batch/cli.py:1);helper (copilot_batch/other.py:1) 1",
+        "garbage line",
+    ]
+    totals = profile_areas.areas(collapsed)
+    assert totals == {
+        "imports and start-up": 7,
+        "SDK: timestamp parsing (dateutil)": 5,
+        "SDK: JSON-RPC reading and writing": 4,
+        "ours: event to_dict": 3,
+        "ours: redaction": 2,
+        "anyio/asyncio": 2,
+        "ours: other": 1,
+    }
+    table = profile_areas.table(totals).splitlines()
+    assert table[2] == "| imports and start-up | 7 | 29.2% |"
+    assert table[-1] == "| total | 24 | 100% |"
+    assert profile_areas.causes(collapsed) == {
+        "imports": 7,
+        "a session event (parse, dispatch, observe, queue)": 3,
+        "the SDK's reader thread": 9,
+        "other": 5,
+    }
+    functions = profile_areas.functions(collapsed)
+    assert functions["_read_loop (copilot/_jsonrpc.py)"] == 9
+    assert functions["main (copilot_batch/cli.py)"] == 8

@@ -73,30 +73,61 @@ class EventLogWriter:
         self._send.close()
 
     async def run(self) -> None:
-        files: dict[str, IO[str]] = {}
-        redact = self._folder.redactor.text
+        files = _EventFiles(self._folder)
         try:
             async with self._receive:
-                async for task_id, received_at, attempt, event in self._receive:
-                    if event is None:
-                        if task_id in files:
-                            files.pop(task_id).close()
-                        continue
-                    file = files.get(task_id)
-                    if file is None:
-                        path = self._folder.events_path(task_id)
-                        path.parent.mkdir(parents=True, exist_ok=True)
-                        file = files[task_id] = open(path, "a", encoding="utf-8")  # noqa: SIM115
-                    line = json.dumps(
-                        {
-                            "received_at": received_at.isoformat(),
-                            "attempt": attempt,
-                            "event": event,
-                        },
-                        ensure_ascii=False,
-                        default=str,
-                    )
-                    file.write(redact(line) + "\n")
+                async for item in self._receive:
+                    # Whatever else is queued goes with it: one wake-up and one write per
+                    # file for the batch, not per event.
+                    files.write([item, *self._queued()])
         finally:
-            for file in files.values():
-                file.close()
+            files.close()
+
+    def _queued(self) -> list[_Item]:
+        items = []
+        with contextlib.suppress(anyio.WouldBlock, anyio.EndOfStream):
+            while True:
+                items.append(self._receive.receive_nowait())
+        return items
+
+
+class _EventFiles:
+    """The open events.jsonl files, one per task until its sink closes."""
+
+    def __init__(self, folder: RunFolder) -> None:
+        self._folder = folder
+        self._redact = folder.redactor.text
+        self._files: dict[str, IO[str]] = {}
+
+    def write(self, items: list[_Item]) -> None:
+        """Append the lines of ``items`` in order; an event of None closes its task's file."""
+        lines: dict[str, list[str]] = {}
+        for task_id, received_at, attempt, event in items:
+            if event is None:
+                self._flush(task_id, lines.pop(task_id, []))
+                if task_id in self._files:
+                    self._files.pop(task_id).close()
+                continue
+            line = json.dumps(
+                {"received_at": received_at.isoformat(), "attempt": attempt, "event": event},
+                ensure_ascii=False,
+                default=str,
+            )
+            lines.setdefault(task_id, []).append(self._redact(line))
+        for task_id, task_lines in lines.items():
+            self._flush(task_id, task_lines)
+
+    def _flush(self, task_id: str, lines: list[str]) -> None:
+        if not lines:
+            return
+        file = self._files.get(task_id)
+        if file is None:
+            path = self._folder.events_path(task_id)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            file = self._files[task_id] = open(path, "a", encoding="utf-8")  # noqa: SIM115
+        file.write("\n".join(lines) + "\n")
+
+    def close(self) -> None:
+        for file in self._files.values():
+            file.close()
+        self._files.clear()

@@ -442,7 +442,7 @@ def read_events(folder: Path, task_id: str) -> list[dict[str, Any]]:
 
 def _read_line(line: str) -> Any:
     try:
-        return json.loads(line, parse_constant=_refuse_constant)
+        return _DECODER.decode(line)
     except (ValueError, RecursionError):  # JSONDecodeError is a ValueError
         return None
 
@@ -514,7 +514,7 @@ def _parse(path: Path, data: bytes) -> Any:
             path, f"is not valid JSON: nested too deeply (over {MAX_NESTING} levels)"
         )
     try:
-        value = json.loads(text, parse_constant=_refuse_constant)
+        value = _DECODER.decode(text)
         if _SURROGATE_ESCAPE.search(text):  # a pair is one character; half of one is none
             json.dumps(value, ensure_ascii=False).encode("utf-8")
         return value
@@ -537,6 +537,10 @@ def _nesting(text: str) -> int:
 
 def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
+
+
+# One decoder for every line: json.loads with an option makes a new one each call.
+_DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
 
 
 @cache

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import errno
 import os
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import pytest
 from copilot.generated.rpc import (
@@ -14,6 +14,8 @@ from copilot.generated.rpc import (
     SessionFSStatRequest,
 )
 from copilot.session_fs_provider import create_session_fs_adapter
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from copilot_batch.runtime.memory_files import FILE, FOLDER, MemoryFiles
 from copilot_batch.runtime.session_files import SessionFiles
@@ -137,3 +139,31 @@ def test_memory_folders_behave_like_the_disks() -> None:
         memory.rm("/moved", recursive=True, force=False)
     with pytest.raises(IsADirectoryError):
         memory.read("/")
+
+
+HOME = Path("/runs/r1/copilot-home")
+SEGMENTS = st.sampled_from(["session-state", "session-state-2", "x", ".", "..", "", "runs"])
+
+
+def _kept_in_memory(path: str) -> str | None:
+    """What the session's files keep in memory, by comparing path objects and parents."""
+    absolute = PurePosixPath(Path("/work") / path)
+    roots = (PurePosixPath("/session-state"), PurePosixPath(HOME, "session-state"))
+    inside = any(absolute == root or root in absolute.parents for root in roots)
+    return str(absolute) if inside else None
+
+
+@given(
+    st.sampled_from(["", "/", "//", str(HOME) + "/"]),
+    st.lists(SEGMENTS, max_size=5),
+    st.sampled_from(["", "/", "/."]),
+)
+@example("/", ["session-state", ".", "x"], "")
+@example("//", ["session-state", "x"], "")
+@example("/", ["session-state-2", "x"], "")
+@example("/", ["session-state", "..", "x"], "")
+def test_paths_in_memory_are_those_under_the_session_state(
+    start: str, segments: list[str], end: str
+) -> None:
+    path = start + "/".join(segments) + end
+    assert SessionFiles(Path("/work"), HOME)._memory_key(path) == _kept_in_memory(path)
