@@ -13,7 +13,7 @@ from .shards import Shard
 DEFAULT_CONCURRENCY = 8
 # Sessions a Copilot CLI process serves before a fresh one replaces it (0: never); chosen
 # from bench/cli_aging.py's measurement (docs/performance.md, "Thousands of tasks").
-DEFAULT_RECYCLE_AFTER = 500
+DEFAULT_RECYCLE_AFTER = 2000
 
 
 @dataclass(frozen=True)
