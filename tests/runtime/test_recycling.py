@@ -3,6 +3,8 @@ CLI and the scripted model."""
 
 from __future__ import annotations
 
+import os
+import signal
 from pathlib import Path
 
 import anyio
@@ -11,9 +13,16 @@ import structlog
 from run_helpers import SCRIPTS
 
 from copilot_batch import RunResult, TaskStatus
+from copilot_batch.runtime.cli_binary import find_cli
 from copilot_batch.runtime.clients import CliServer, SupervisedClient, due_for_recycling
-from copilot_batch.scripted_model import ScriptedModel, load_scripts
-from copilot_batch.testing import read_json, read_task_result, run_at_scripted_model
+from copilot_batch.scripted_model import Fault, ScriptedModel, load_scripts
+from copilot_batch.testing import (
+    children_running,
+    read_json,
+    read_task_result,
+    run_at_scripted_model,
+)
+from copilot_batch.testing.processes import read_proc, stat_fields
 
 pytestmark = pytest.mark.anyio
 
@@ -90,3 +99,43 @@ async def test_recycling_off_keeps_one_process(tmp_path: Path) -> None:
     assert_every_task_ok_at_its_first_attempt(result, 4)
     assert read_json(result.folder / "run.json")["cli_recycled"] == 0
     assert len(list((result.folder / "cli-logs").glob("*.log"))) == 1
+
+
+def started_first(pids: list[int]) -> int:
+    """The pid that started first (``/proc/PID/stat`` field 22, its start time)."""
+    return min(pids, key=lambda pid: int(stat_fields(read_proc(f"/proc/{pid}/stat") or "")[19]))
+
+
+@pytest.mark.cli
+async def test_a_recycled_cli_that_dies_has_its_sessions_run_again_on_the_live_one(
+    tmp_path: Path,
+) -> None:
+    # The first three requests hang on the first process, which the fourth task recycles;
+    # once the fourth request reached the model (from the fresh process), the old one dies.
+    hang = Fault(kind="hang", prompt_contains="Say hello", times=3)
+    async with ScriptedModel(load_scripts([SCRIPTS / "greetings.yaml"]), faults=[hang]) as model:
+
+        async def kill_the_recycled_cli() -> None:
+            await model.wait_for(lambda requests: len(requests) >= 4)
+            os.kill(started_first(children_running(find_cli())), signal.SIGKILL)
+
+        with anyio.fail_after(120):
+            async with anyio.create_task_group() as group:
+                group.start_soon(kill_the_recycled_cli)
+                result = await run_at_scripted_model(
+                    tmp_path, model, hello_tasks(4), concurrency=4, clients=1, recycle_after=3
+                )
+    assert [task.status for task in result.results] == [TaskStatus.OK] * 4
+    run = read_json(result.folder / "run.json")
+    # Not a restart: the fresh process was there already. Its fourth session recycled it.
+    assert (run["cli_restarts"], run["cli_recycled"]) == (0, 2)
+    cut_short = [
+        record
+        for record in (read_task_result(result, f"hello-{n}") for n in range(1, 5))
+        if record["attempt"] == 2
+    ]
+    assert len(cut_short) == 3
+    for record in cut_short:
+        first, second = record["attempts"]
+        assert (first["status"], first["error_type"]) == ("error", "CliProcessExited")
+        assert second["status"] == "ok"
