@@ -116,12 +116,13 @@ def _window(sessions: int, rss: float, cpu: float) -> cli_aging.Window:
 
 
 def test_cli_aging_growth_compares_the_first_window_with_the_last() -> None:
-    windows = [_window(100 * n, 300 + 10 * n, 50 + n) for n in range(1, 11)]
+    # A jump while the CLI warms up, then 5 MiB per 100 sessions.
+    windows = [_window(100 * n, 300 if n == 1 else 350 + 5 * n, 50 + n) for n in range(1, 11)]
     assert cli_aging.growth(windows) == {
-        "rss_mib_first": 310,
+        "rss_mib_first": 300,
         "rss_mib_last": 400,
-        # From 600 sessions (the middle window) to 1,000: 40 MiB over 400 sessions.
-        "rss_mib_per_100_sessions_late": 10.0,
+        # From 600 sessions (the middle window) to 1,000, past the warm-up: 20 MiB over 400.
+        "rss_mib_per_100_sessions_late": 5.0,
         "cpu_ms_per_session_first": 51,
         "cpu_ms_per_session_last": 60,
         "cpu_last_over_first": 1.18,
