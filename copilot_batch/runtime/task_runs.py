@@ -5,8 +5,9 @@ methods of :class:`TaskRunner`, outermost first:
   budget is spent; the task's event sink closed after.
 - ``_run_with_retries``: attempts until :func:`next_step` says done, with backoff between.
 - ``_run_recorded``: every attempt that started is recorded, even as the run stops.
-- ``_run_on_client``: the least-loaded client, once a restart of it has finished; an
-  attempt its dying CLI cut short ends as ``CliProcessExited``.
+- ``_run_on_client``: the least-loaded client, once a restart or recycling of it has
+  finished, its CLI process held to the attempt's end; an attempt its dying CLI cut short
+  ends as ``CliProcessExited``.
 - ``_run_in_workspace``: the task's workspace made before, its changes collected after.
 - ``_run_session``: the session, in a scope the CLI's supervisor cancels if the CLI dies.
 
