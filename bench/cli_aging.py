@@ -11,7 +11,7 @@ seconds over the window are read from ``/proc``. Then, since other work on the m
 changes CPU time too, ``--rounds`` windows of the aged CLI and of a fresh one in turn
 compare them under the same load. Writes ``bench/results/cli-aging-*.json``.
 
-    python -m bench.cli_aging                       # 2,000 sessions, windows of 100
+    python -m bench.cli_aging                       # 2,000 sessions, 50 at a time, windows of 100
     python -m bench.cli_aging --sessions 500 --window 50
 """
 
@@ -176,7 +176,7 @@ def markdown(windows: Sequence[Window]) -> str:
 @click.command(help=__doc__)
 @click.option("--sessions", default=2000, show_default=True)
 @click.option("--window", default=100, show_default=True, help="Sessions between samples.")
-@click.option("--concurrency", "-c", default=10, show_default=True)
+@click.option("--concurrency", "-c", default=50, show_default=True, help="Sessions at once.")
 @click.option("--latency", "-l", default=0.0, show_default=True, help="Model seconds.")
 @click.option("--rounds", default=3, show_default=True, help="Aged and fresh windows in turn.")
 @click.option("--cli-path", type=click.Path(exists=True, path_type=Path))
