@@ -37,12 +37,14 @@ test: lint
 test-fast: $(BIN)/copilot-batch
 	$(BIN)/pytest -m 'not cli'
 
-# Not part of test: it takes minutes and its figures depend on the machine.
+# Not part of test: it takes minutes (scale: about ten) and its figures depend on the machine.
 bench: setup
 	$(BIN)/python -m bench.startup
 	$(BIN)/python -m bench.compare
 	$(BIN)/python -m bench.ratelimit
 	$(BIN)/python -m bench.session_cpu
+	$(BIN)/python -m bench.cli_aging
+	$(BIN)/python -m bench.scale
 
 lint: setup
 	$(BIN)/ruff check copilot_batch tests bench

@@ -106,7 +106,7 @@ def calibrate(cli: Path, base_url: str, sessions: int, concurrency: int) -> floa
     return asyncio.run(run())
 
 
-def _job_file(folder: Path, base_url: str, tasks: int) -> Path:
+def job_file(folder: Path, base_url: str, tasks: int) -> Path:
     job = {
         "version": 1,
         "defaults": {
@@ -131,7 +131,7 @@ def run_way(
         if way == "batch":
             command = [
                 str(Path(sys.executable).with_name("copilot-batch")), "run",
-                str(_job_file(folder, base_url, tasks)), "--out", str(folder / "runs"),
+                str(job_file(folder, base_url, tasks)), "--out", str(folder / "runs"),
                 "-j", str(concurrency), "--cli-path", str(cli), "--quiet",
             ]  # fmt: skip
             if clients:

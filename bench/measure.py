@@ -14,7 +14,8 @@ import os
 import subprocess
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -120,14 +121,22 @@ class Measurement:
 
 
 def measure(
-    command: Sequence[str], *, env: Mapping[str, str], cwd: Path, stdout: Path
+    command: Sequence[str],
+    *,
+    env: Mapping[str, str],
+    cwd: Path,
+    stdout: Path,
+    watch: Callable[[int], AbstractContextManager[object]] | None = None,
 ) -> Measurement:
-    """Run ``command`` to its end, its output to ``stdout``, and measure its tree."""
-    with open(stdout, "wb") as output:
+    """Run ``command`` to its end, its output to ``stdout``, and measure its tree;
+    ``watch(pid)``, if given, is entered while the command runs (a sampler of its own)."""
+    with open(stdout, "wb") as output, ExitStack() as watching:
         started = time.monotonic()
         process = subprocess.Popen(
             command, env=dict(env), cwd=cwd, stdout=output, stderr=subprocess.STDOUT
         )
+        if watch is not None:
+            watching.enter_context(watch(process.pid))
         with TreeSampler(process.pid) as sampler:
             _, status, usage = os.wait4(process.pid, 0)
         wall = time.monotonic() - started

@@ -27,7 +27,7 @@ from copilot_batch import TaskStatus
 from copilot_batch.scripted_model import ScriptedModel, load_scripts
 from copilot_batch.testing import read_json, run_job_files
 
-from .compare import SCRIPT, _job_file
+from .compare import SCRIPT, job_file
 from .results import machine, write_result
 
 HERE = Path(__file__).resolve().parent
@@ -38,7 +38,7 @@ async def run_at_rate(tasks: int, concurrency: int, rate: float) -> dict[str, An
     """One run of ``tasks`` at a model admitting ``rate`` requests a second."""
     with TemporaryDirectory() as folder:
         async with ScriptedModel(load_scripts([SCRIPT]), rate=rate) as model:
-            job = _job_file(Path(folder), model.base_url, tasks)
+            job = job_file(Path(folder), model.base_url, tasks)
             started = time.monotonic()
             result = await run_job_files([job], Path(folder) / "runs", concurrency=concurrency)
             wall = time.monotonic() - started

@@ -16,6 +16,12 @@ marginal CPU per session (CPU(N2) − CPU(N1)) / (N2 − N1), which leaves out s
 
     python -m bench.session_cpu                                  # N=100,400, C=50, L=1 s
     python -m bench.session_cpu --tree before=/work/main --tree after=. --repeat 3
+    python -m bench.session_cpu --plain-sdk     # and the plain SDK script: the SDK's own cost
+
+``--plain-sdk`` adds ``bench/plain_sdk.py --no-login`` (one client, ``asyncio.gather`` of
+sessions with ``send_and_wait``), measured the same way: what the SDK costs a process that
+does nothing else with the events (no event log, no results, session state on the CLI's
+disk), the floor under copilot-batch's own figure.
 """
 
 from __future__ import annotations
@@ -38,7 +44,7 @@ import click
 from copilot_batch.runtime.cli_binary import find_cli
 from copilot_batch.testing.processes import stat_fields
 
-from .compare import ModelServer, _job_file
+from .compare import ModelServer, job_file
 from .measure import CLOCK_TICKS
 from .results import machine as bench_machine
 from .results import write_result
@@ -137,22 +143,52 @@ def _load_average() -> float:
     return round(os.getloadavg()[0], 2)
 
 
+# The tree name under which --plain-sdk rows are recorded.
+PLAIN_SDK = "plain-sdk"
+
+
+def _batch_command(
+    folder: Path, cli: Path, base_url: str, tasks: int, concurrency: int
+) -> list[str]:
+    return [
+        sys.executable, "-m", "copilot_batch", "run",
+        str(job_file(folder, base_url, tasks)), "--out", str(folder / "runs"),
+        "-j", str(concurrency), "--cli-path", str(cli), "--quiet",
+    ]  # fmt: skip
+
+
+def _plain_sdk_command(cli: Path, base_url: str, tasks: int, concurrency: int) -> list[str]:
+    return [
+        sys.executable, str(HERE / "plain_sdk.py"), "--cli", str(cli), "--base-url", base_url,
+        "--tasks", str(tasks), "--concurrency", str(concurrency), "--no-login",
+    ]  # fmt: skip
+
+
+def _ok_tasks(folder: Path, plain_sdk: bool) -> int:
+    """The tasks that ended ok: from run.json, or the plain script's printed counts."""
+    if plain_sdk:
+        lines = (folder / "output.txt").read_text().strip().splitlines()
+        return int(json.loads(lines[-1])["ok"]) if lines else 0
+    run_json = next((folder / "runs").glob("*/run.json"), None)
+    return int(json.loads(run_json.read_text())["totals"]["ok"]) if run_json else 0
+
+
 def run_once(
-    tree: Path, *, cli: Path, base_url: str, tasks: int, concurrency: int
+    tree: Path | None, *, cli: Path, base_url: str, tasks: int, concurrency: int
 ) -> dict[str, Any]:
-    """One ``copilot-batch run`` of ``tasks`` tasks from ``tree``; its row."""
+    """One ``copilot-batch run`` of ``tasks`` tasks from ``tree`` (None: the plain SDK
+    script, ``bench/plain_sdk.py --no-login``, instead); its row."""
     with tempfile.TemporaryDirectory(prefix="bench-session-cpu-") as tmp:
         folder = Path(tmp)
-        command = [
-            sys.executable, "-m", "copilot_batch", "run",
-            str(_job_file(folder, base_url, tasks)), "--out", str(folder / "runs"),
-            "-j", str(concurrency), "--cli-path", str(cli), "--quiet",
-        ]  # fmt: skip
-        env = {**os.environ, "PYTHONPATH": str(tree)}
+        if tree is None:
+            command = _plain_sdk_command(cli, base_url, tasks, concurrency)
+            env = dict(os.environ)
+        else:
+            command = _batch_command(folder, cli, base_url, tasks, concurrency)
+            env = {**os.environ, "PYTHONPATH": str(tree)}
         load_before = _load_average()
         measured = run_measured(command, env=env, cwd=folder, output=folder / "output.txt")
-        run_json = next((folder / "runs").glob("*/run.json"), None)
-        totals = json.loads(run_json.read_text())["totals"] if run_json else {}
+        ok = _ok_tasks(folder, plain_sdk=tree is None)
     return {
         "tasks": tasks,
         "own_cpu_seconds": round(measured.own_seconds, 2),
@@ -160,7 +196,7 @@ def run_once(
         "children_cpu_seconds": round(measured.children_seconds, 2),
         "rusage_cpu_seconds": round(measured.rusage_seconds, 2),
         "wall_seconds": round(measured.wall_seconds, 2),
-        "ok": totals.get("ok", 0),
+        "ok": ok,
         "returncode": measured.returncode,
         "load_average": [load_before, _load_average()],
     }
@@ -172,6 +208,11 @@ def run_once(
 @click.option("--concurrency", "-c", default=50, show_default=True, help="C.")
 @click.option("--repeat", default=3, show_default=True, help="Rounds; figures are medians.")
 @click.option("--tree", "trees", multiple=True, help="NAME=PATH, a source tree to run.")
+@click.option(
+    "--plain-sdk",
+    is_flag=True,
+    help="Also run bench/plain_sdk.py --no-login: what the SDK alone costs a script.",
+)
 @click.option("--cli-path", type=click.Path(exists=True, path_type=Path))
 @click.option("--out", type=click.Path(path_type=Path), default=HERE / "results", show_default=True)
 def main(
@@ -180,11 +221,14 @@ def main(
     concurrency: int,
     repeat: int,
     trees: tuple[str, ...],
+    plain_sdk: bool,
     cli_path: Path | None,
     out: Path,
 ) -> None:
     cli = find_cli(str(cli_path) if cli_path else None)
-    chosen = parse_trees(trees)
+    chosen: dict[str, Path | None] = {**parse_trees(trees)}
+    if plain_sdk:
+        chosen[PLAIN_SDK] = None
     counts = sorted(int(size) for size in sizes.split(","))
     started_at = datetime.now(UTC)
     rows: list[dict[str, Any]] = []
@@ -204,7 +248,7 @@ def main(
         "machine": bench_machine(),
         "cli": str(cli),
         "settings": {"latency": latency, "concurrency": concurrency, "repeat": repeat},
-        "trees": {name: str(path) for name, path in chosen.items()},
+        "trees": {name: str(path or HERE / "plain_sdk.py") for name, path in chosen.items()},
         "rows": rows,
         "summary": summary,
     }

@@ -48,7 +48,7 @@ from .run_folder import (
     runs_under,
     write_html_report,
 )
-from .runtime import DEFAULT_CONCURRENCY, RunOptions, Shard, resolve_shard
+from .runtime import DEFAULT_CONCURRENCY, DEFAULT_RECYCLE_AFTER, RunOptions, Shard, resolve_shard
 from .scripted_model import FAULT_SYNTAX, parse_fault
 from .terminal import (
     LiveView,
@@ -134,6 +134,15 @@ def _execution_options(command: _F) -> _F:
             type=click.IntRange(1, MAX_CLIENTS),
             help="Copilot CLI processes to spread sessions over. Default: one per 25 "
             "sessions of --concurrency, at most two per CPU.",
+        ),
+        click.option(
+            "--recycle-after",
+            type=click.IntRange(min=0),
+            default=DEFAULT_RECYCLE_AFTER,
+            show_default=True,
+            metavar="SESSIONS",
+            help="Replace each Copilot CLI process with a fresh one once it has served this "
+            "many sessions (0: never); its sessions in flight finish on it.",
         ),
         click.option("--cli-path", help="The Copilot CLI binary to run."),
         click.option(
@@ -276,6 +285,7 @@ def run(
     run_timeout: float | None,
     max_cli_restarts: int,
     clients: int | None,
+    recycle_after: int,
     model: str | None,
     dry_run: bool,
     incremental: bool,
@@ -292,7 +302,7 @@ def run(
     """Run every task of the job files PATHS (files or globs) as one run."""
     jobs = _load(paths)
     options = dataclasses.replace(
-        _execution(concurrency, clients, cli_path, cli_url, replay, max_tokens),
+        _execution(concurrency, clients, recycle_after, cli_path, cli_url, replay, max_tokens),
         out_dir=out_dir,
         only=only,
         shard=shard,
@@ -333,6 +343,7 @@ def _warn_unsandboxed(jobs: Sequence[JobSpec], tasks: Sequence[TaskSpec]) -> Non
 def _execution(
     concurrency: int,
     clients: int | None,
+    recycle_after: int,
     cli_path: str | None,
     cli_url: str | None,
     replay: tuple[Path, ...],
@@ -344,6 +355,7 @@ def _execution(
     return RunOptions(
         concurrency=concurrency,
         clients=clients,
+        recycle_after=recycle_after,
         cli_path=cli_path,
         cli_url=cli_url,
         replay=replay,
@@ -383,6 +395,7 @@ def resume(
     out_dir: Path,
     concurrency: int,
     clients: int | None,
+    recycle_after: int,
     cli_path: str | None,
     cli_url: str | None,
     replay: tuple[Path, ...],
@@ -397,7 +410,7 @@ def resume(
 
     run_path = find_run(run_name, out_dir)
     options = dataclasses.replace(
-        _execution(concurrency, clients, cli_path, cli_url, replay, max_tokens),
+        _execution(concurrency, clients, recycle_after, cli_path, cli_url, replay, max_tokens),
         replay_root=replay_root,
     )
     _run_and_report(quiet, apply_changes, lambda observer: resume_run(run_path, options, observer))

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 import pytest
 
-from bench import profile_areas, startup
+from bench import cli_aging, profile_areas, scale, startup
 from bench.compare import compare, markdown
 from bench.measure import (
     CLOCK_TICKS,
@@ -17,6 +17,7 @@ from bench.measure import (
     lower_bound,
     measure,
     parse_stat,
+    rss_bytes,
 )
 from bench.session_cpu import own_and_children_cpu, parse_trees, run_measured, summarise
 
@@ -206,3 +207,68 @@ def test_profile_samples_go_to_the_innermost_area() -> None:
     functions = profile_areas.functions(collapsed)
     assert functions["_read_loop (copilot/_jsonrpc.py)"] == 9
     assert functions["main (copilot_batch/cli.py)"] == 8
+
+
+def _window(sessions: int, rss: float, cpu: float) -> cli_aging.Window:
+    return cli_aging.Window(sessions, rss, rss / 2, cpu, wall_seconds=5.0, load_average=1.0)
+
+
+def test_cli_aging_growth_compares_the_first_window_with_the_last() -> None:
+    # A jump while the CLI warms up, then 5 MiB per 100 sessions.
+    windows = [_window(100 * n, 300 if n == 1 else 350 + 5 * n, 50 + n) for n in range(1, 11)]
+    assert cli_aging.growth(windows) == {
+        "rss_mib_first": 300,
+        "rss_mib_last": 400,
+        # From 600 sessions (the middle window) to 1,000, past the warm-up: 20 MiB over 400.
+        "rss_mib_per_100_sessions_late": 5.0,
+        "cpu_ms_per_session_first": 51,
+        "cpu_ms_per_session_last": 60,
+        "cpu_last_over_first": 1.18,
+    }
+
+
+def test_cli_aging_against_fresh_sums_cpu_over_rounds_and_compares_the_last_memory() -> None:
+    pairs = [
+        (_window(-1, 500, 120), _window(200, 400, 100)),
+        (_window(-1, 510, 80), _window(300, 425, 100)),
+    ]
+    assert cli_aging.against_fresh(pairs) == {
+        "cpu_aged_over_fresh": 1.0,
+        "rss_aged_over_fresh": 1.2,
+    }
+
+
+def test_cli_aging_reads_anonymous_memory_of_this_process() -> None:
+    # This process's heap is anonymous memory, part of all it holds.
+    assert 0 < cli_aging.anon_bytes(os.getpid()) <= rss_bytes(os.getpid())
+    assert cli_aging.anon_bytes(2**22 + 1) == 0  # no such process
+
+
+def _sample(ended: int, rss: float) -> scale.RootSample:
+    return scale.RootSample(seconds=float(ended), ended=ended, rss_mib=rss, cpu_seconds=0.0)
+
+
+def test_scale_python_rss_is_read_where_each_share_of_the_tasks_had_ended() -> None:
+    samples = [_sample(0, 90), _sample(400, 100), _sample(520, 101), _sample(1000, 104)]
+    samples += [_sample(1600, 106), _sample(2000, 108)]
+    at = scale.rss_at_shares(samples, 2000)
+    assert at == {"500": 101, "1000": 104, "1500": 106, "2000": 108}
+    assert scale.flat(at) is True  # 108 ≤ 101 × 1.1
+    assert scale.flat({"500": 100, "2000": 111}) is False
+    assert scale.flat(scale.rss_at_shares(samples[:3], 2000)) is None  # never ended them all
+
+
+def test_scale_targets_give_each_measure_its_ratio_to_the_target() -> None:
+    row = {"wall_seconds": 120.0, "failed": 0, "peak_rss_mib": 2800, "peak_pss_mib": 2000}
+    row["python_rss_mib"] = {"500": 150, "2000": 151}
+    targets = scale.targets(row, bound=100.0)
+    assert targets["failed_tasks"] == {"measured": 0, "met": True}
+    assert targets["peak_tree_memory"]["share_of_2.5_gib"] == 1.09  # RSS, the stricter
+    assert targets["peak_tree_memory"]["met"] is False
+    assert targets["python_rss_flat"]["met"] is True
+    assert targets["wall_over_bound"] == {"measured": 1.2, "share_of_1.5": 0.8, "met": True}
+
+
+def test_scale_reads_a_process_own_cpu_without_its_childrens() -> None:
+    assert scale.own_cpu_seconds(os.getpid()) > 0
+    assert scale.own_cpu_seconds(2**22 + 1) == 0.0  # no such process

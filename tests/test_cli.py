@@ -501,6 +501,13 @@ def test_more_clients_than_sessions_is_refused(tmp_path: Path) -> None:
     assert result.exit_code == 2
 
 
+def test_a_negative_recycle_after_is_refused(tmp_path: Path) -> None:
+    job = write_job(tmp_path, GREETING_JOB)
+    result = CliRunner().invoke(main, ["run", str(job), "--recycle-after", "-1"])
+    assert result.exit_code == 2
+    assert "Invalid value for '--recycle-after'" in result.stderr
+
+
 @pytest.mark.parametrize(
     ("options", "message"),
     [
@@ -727,3 +734,19 @@ def test_a_run_prints_its_first_line_before_any_cli_starts(tmp_path: Path) -> No
     folder = tmp_path / "runs" / "r"
     first = "on 1 Copilot CLI client(s); results in " + str(folder)
     assert seen.read_text().splitlines()[0].endswith(first)
+
+
+def test_recycle_after_reaches_the_run_options(tmp_path: Path) -> None:
+    job = write_job(tmp_path, GREETING_JOB)
+    binary = tmp_path / "copilot"  # fails to start: run.json still records the options
+    binary.write_text("#!/bin/sh\nexit 1\n")
+    binary.chmod(0o755)
+    out = tmp_path / "runs"
+    arguments = ["run", str(job), "--out", str(out), "--run-id", "r", "--cli-path", str(binary)]
+    subprocess.run(
+        [*COPILOT_BATCH, *arguments, "--recycle-after", "7"],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+    )
+    run = json.loads((out / "r" / "run.json").read_text())
+    assert (run["options"]["recycle_after"], run["cli_recycled"]) == (7, 0)

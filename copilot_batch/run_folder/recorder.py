@@ -50,6 +50,7 @@ class RunRecorder:
         self.results = {task.id: TaskResult(task=task) for task in tasks}
         self._concurrency: Mapping[str, int] | None = None
         self._cli_restarts = 0
+        self._cli_recycled = 0
         self._input_keys: Mapping[str, str] = {}
 
     def start(self) -> None:
@@ -67,9 +68,13 @@ class RunRecorder:
         if github_login is not None:
             self._environment["github_login"] = github_login
 
-    def clients_stopped(self, cli_restarts: int, concurrency: Mapping[str, int]) -> None:
-        """What the clients went through: CLI restarts, the adaptive limit's figures."""
+    def clients_stopped(
+        self, cli_restarts: int, cli_recycled: int, concurrency: Mapping[str, int]
+    ) -> None:
+        """What the clients went through: CLI restarts, CLI processes recycled, the adaptive
+        limit's figures."""
         self._cli_restarts = cli_restarts
+        self._cli_recycled = cli_recycled
         self._concurrency = concurrency
 
     def changes(self, task_id: str, patch: str) -> str:
@@ -141,6 +146,7 @@ class RunRecorder:
             resumed_at=header.resumed_at,
             concurrency=self._concurrency,
             cli_restarts=self._cli_restarts,
+            cli_recycled=self._cli_recycled,
             earlier_seconds=header.earlier_seconds,
             resumed_from=self._this_run_started_at if header.resumed_at else None,
         )

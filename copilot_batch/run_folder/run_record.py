@@ -88,6 +88,7 @@ def run_record(
     resumed_at: Sequence[str] = (),
     concurrency: Mapping[str, int] | None = None,
     cli_restarts: int = 0,
+    cli_recycled: int = 0,
     earlier_seconds: float | None = None,
     resumed_from: datetime | None = None,
 ) -> dict[str, Any]:
@@ -115,6 +116,7 @@ def run_record(
         "resumed_at": list(resumed_at),
         "concurrency": dict(concurrency) if concurrency else None,
         "cli_restarts": cli_restarts,
+        "cli_recycled": cli_recycled,
         "totals": totals(records),
         "cost": cost(records),
         "tasks": list(records),

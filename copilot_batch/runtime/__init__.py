@@ -1,13 +1,13 @@
 """Running tasks: the Copilot CLI clients, one session per task, retries, workspaces.
 
 What imports the Copilot SDK is imported on first use (see ``..lazy``): the command line's
-options need only ``DEFAULT_CONCURRENCY`` and ``parse_shard``.
+options need only ``DEFAULT_CONCURRENCY``, ``DEFAULT_RECYCLE_AFTER`` and ``parse_shard``.
 """
 
 from typing import TYPE_CHECKING
 
 from ..lazy import lazy_names
-from .options import DEFAULT_CONCURRENCY, RunOptions
+from .options import DEFAULT_CONCURRENCY, DEFAULT_RECYCLE_AFTER, RunOptions
 from .shards import Shard, parse_shard, resolve_shard
 
 if TYPE_CHECKING:
@@ -28,6 +28,7 @@ __getattr__ = lazy_names(
 
 __all__ = [
     "DEFAULT_CONCURRENCY",
+    "DEFAULT_RECYCLE_AFTER",
     "RunOptions",
     "RunResult",
     "Shard",

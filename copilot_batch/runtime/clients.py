@@ -18,6 +18,7 @@ from copilot import CopilotClient, RuntimeConnection
 from copilot.client import LogLevel
 from structlog.typing import FilteringBoundLogger
 
+from ..bugs import innermost
 from ..errors import CliConnectError, CliCrashedError, CliStartError, CopilotBatchError
 from .session_files import session_fs_config
 
@@ -108,25 +109,55 @@ def _start_error(cli: CliProcess | CliServer, exc: Exception) -> CopilotBatchErr
     return CliStartError(str(cli.path), reason)
 
 
+@dataclass
+class Generation:
+    """One CLI process of a supervised client: the ``number``-th it started, the attempts
+    that took it (``holders``, from :meth:`SupervisedClient.holding` to their end) and how
+    many sessions it has been given (``served``)."""
+
+    number: int
+    client: CopilotClient
+    stack: AsyncExitStack
+    served: int = 0
+    holders: int = 0
+    released: anyio.Event = field(default_factory=anyio.Event)  # set when holders is 0
+
+
+def due_for_recycling(served: int, recycle_after: int) -> bool:
+    """Whether a CLI process that was given ``served`` sessions takes no more: it has
+    served ``recycle_after`` of them (0: never)."""
+    return recycle_after > 0 and served >= recycle_after
+
+
 class SupervisedClient:
     """The run's client, started again when its CLI process dies (at most ``max_restarts``
-    times). Attempts take ``current`` when they start and register their cancel scope; a
-    crash cancels the attempts of the dead client, which then run again on the new one."""
+    times), and replaced by a fresh one once it has served ``recycle_after`` sessions (0:
+    never; never a server's). Attempts hold a generation (one CLI process) from
+    :meth:`holding` to their end and register their cancel scope with :meth:`attempt`; a
+    crash cancels the attempts of the dead process, which then run again on the new one. A
+    recycled process takes no new attempt and is stopped once those it holds have ended."""
 
     def __init__(
-        self, cli: CliProcess | CliServer, max_restarts: int, log: FilteringBoundLogger
+        self,
+        cli: CliProcess | CliServer,
+        max_restarts: int,
+        log: FilteringBoundLogger,
+        recycle_after: int = 0,
     ) -> None:
         self._cli = cli
         self._log = log
         self.max_restarts = max_restarts
+        self.recycle_after = recycle_after if isinstance(cli, CliProcess) else 0
         self.restarts = 0
+        self.recycled = 0
         self.generation = 0
         self.crashed_generations: set[int] = set()
         self.gave_up = False  # the last crash was one too many: no new client
         self._ready = anyio.Event()
-        self._stack = AsyncExitStack()
+        self._recycle_due = anyio.Event()
+        self._live: Generation | None = None
+        self._retired: dict[int, Generation] = {}  # recycled, still holding attempts
         self._attempts: dict[int, set[anyio.CancelScope]] = {}
-        self._client: CopilotClient | None = None
         self._pings: set[asyncio.Task[Any]] = set()
 
     async def __aenter__(self) -> SupervisedClient:
@@ -134,12 +165,13 @@ class SupervisedClient:
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
-        await self._stack.aclose()
+        for generation in [*self._retired.values(), *filter(None, [self._live])]:
+            await generation.stack.aclose()
 
     @property
     def current(self) -> CopilotClient:
-        assert self._client is not None, "used before __aenter__"
-        return self._client
+        assert self._live is not None, "used before __aenter__"
+        return self._live.client
 
     @property
     def copilot_home(self) -> Path | None:
@@ -147,10 +179,33 @@ class SupervisedClient:
         copilot-batch's memory (:mod:`.session_files`); None for a server."""
         return self._cli.copilot_home.absolute() if isinstance(self._cli, CliProcess) else None
 
-    async def ready(self) -> tuple[CopilotClient, int]:
-        """The live client and its generation, once any restart has finished."""
-        await self._ready.wait()
-        return self.current, self.generation
+    @asynccontextmanager
+    async def holding(self) -> AsyncIterator[tuple[CopilotClient, int]]:
+        """The live client and its generation, once any restart or recycling has finished,
+        held for one session until the block ends."""
+        held = await self._serving()
+        held.served += 1
+        held.holders += 1
+        try:
+            yield held.client, held.number
+        finally:
+            held.holders -= 1
+            if held.holders == 0 and held.number in self._retired:
+                held.released.set()
+
+    async def _serving(self) -> Generation:
+        """The live CLI process, once it may take another session: a process that has
+        served its sessions is recycled first (by :meth:`watch`), when the next one comes,
+        so a run's last sessions start no process that would serve nothing."""
+        while True:
+            while not self._ready.is_set():  # a restart or a recycling is under way
+                await self._ready.wait()
+            live = self._live
+            assert live is not None
+            if not due_for_recycling(live.served, self.recycle_after):
+                return live
+            self._ready = anyio.Event()
+            self._recycle_due.set()
 
     @contextmanager
     def attempt(self, generation: int) -> Iterator[anyio.CancelScope]:
@@ -164,28 +219,74 @@ class SupervisedClient:
                 scopes.discard(scope)
 
     async def watch(self, interval: float = 1.0) -> None:
-        """Forever: ping the CLI; when it is gone, cancel its attempts and start another."""
-        while True:
-            await anyio.sleep(interval)
-            reason = await self._failed_ping()
-            if reason is None:
-                continue
-            self._log.error("the Copilot CLI process is gone", reason=reason)
-            self._ready = anyio.Event()
-            dead = self.generation
-            self.crashed_generations.add(dead)
-            for scope in self._attempts.pop(dead, set()):
-                scope.cancel()
-            if self.restarts >= self.max_restarts:
-                self.gave_up = True
-                raise CliCrashedError(self.restarts, reason)
-            self.restarts += 1
-            await self._stack.aclose()
-            self._stack = AsyncExitStack()
-            await self._start()
-            self._log.warning("the Copilot CLI was started again", restarts=self.restarts)
+        """Forever: ping the CLI; when it is gone, cancel its attempts and start another;
+        when it has served its sessions, recycle it."""
+        async with anyio.create_task_group() as retiring:
+            while True:
+                with anyio.move_on_after(interval):
+                    await self._recycle_due.wait()
+                if self._recycle_due.is_set():
+                    if (old := await self._recycle()) is not None:
+                        retiring.start_soon(self._retire, old)
+                    continue
+                reason = await self._failed_ping(self.current)
+                if reason is not None:
+                    await self._restart(reason)
 
-    async def _failed_ping(self) -> str | None:
+    async def _restart(self, reason: str) -> None:
+        """The live CLI is gone: cancel its attempts and start another, or give up."""
+        self._log.error("the Copilot CLI process is gone", reason=reason)
+        if self._ready.is_set():  # else attempts already wait on it for a recycling
+            self._ready = anyio.Event()
+        dead = self._live
+        assert dead is not None
+        self._crashed(dead)
+        if self.restarts >= self.max_restarts:
+            self.gave_up = True
+            raise CliCrashedError(self.restarts, reason)
+        self.restarts += 1
+        await dead.stack.aclose()
+        await self._start()
+        self._log.warning("the Copilot CLI was started again", restarts=self.restarts)
+
+    def _crashed(self, dead: Generation) -> None:
+        self.crashed_generations.add(dead.number)
+        for scope in self._attempts.pop(dead.number, set()):
+            scope.cancel()
+
+    async def _recycle(self) -> Generation | None:
+        """Put a fresh CLI process in the live one's place; the one it replaced, or None
+        when the fresh one failed to start and the old one serves another round."""
+        old = self._live
+        assert old is not None
+        try:
+            await self._start()
+        except CopilotBatchError as error:
+            self._log.error("a fresh Copilot CLI failed to start", error=str(error))
+            old.served = 0
+            self._recycle_due = anyio.Event()
+            self._ready.set()
+            return None
+        old.released = anyio.Event()  # set by the last attempt it holds
+        self._retired[old.number] = old
+        self.recycled += 1
+        self._log.info("the Copilot CLI was recycled", served=old.served, recycled=self.recycled)
+        return old
+
+    async def _retire(self, old: Generation, interval: float = 1.0) -> None:
+        """Stop a recycled CLI process once the attempts it holds have ended; should it die
+        first, they are cancelled and run again on the live one."""
+        while old.holders:
+            with anyio.move_on_after(interval):
+                await old.released.wait()
+            if old.holders and (reason := await self._failed_ping(old.client)) is not None:
+                self._log.error("a recycled Copilot CLI process is gone", reason=reason)
+                self._crashed(old)
+                break
+        del self._retired[old.number]
+        await old.stack.aclose()
+
+    async def _failed_ping(self, client: CopilotClient) -> str | None:
         """Why the CLI failed to answer a ping (any failure means the process is gone), or
         None: it answered, or is busy (no answer within PING_PATIENCE_SECONDS).
 
@@ -194,7 +295,7 @@ class SupervisedClient:
         awaited, so a ping cancelled just as its reply arrived made asyncio print an
         ``InvalidStateError`` traceback at the end of a run that succeeded.
         """
-        ping = asyncio.ensure_future(self.current.ping())
+        ping = asyncio.ensure_future(client.ping())
         self._pings.add(ping)  # the loop keeps only a weak reference to a task
         ping.add_done_callback(self._pinged)
         await asyncio.wait({ping}, timeout=PING_PATIENCE_SECONDS)
@@ -209,8 +310,11 @@ class SupervisedClient:
             ping.exception()  # retrieved, so a late failure is not reported as unseen
 
     async def _start(self) -> None:
-        self._client = await self._stack.enter_async_context(open_client(self._cli))
+        stack = AsyncExitStack()
+        client = await stack.enter_async_context(open_client(self._cli))
         self.generation += 1
+        self._live = Generation(self.generation, client, stack)
+        self._recycle_due = anyio.Event()  # a restarted process starts its count afresh
         self._ready.set()
 
 
@@ -250,6 +354,10 @@ class ClientPool:
         return sum(member.restarts for member in self.members)
 
     @property
+    def recycled(self) -> int:
+        return sum(member.recycled for member in self.members)
+
+    @property
     def gave_up(self) -> bool:
         return any(member.gave_up for member in self.members)
 
@@ -274,7 +382,7 @@ class ClientPool:
                 for member in self.members:
                     group.start_soon(member.watch)
         except* CliCrashedError as crashed:
-            raise crashed.exceptions[0] from None
+            raise innermost(crashed) from None
 
 
 def default_client_count(concurrency: int, cpus: int) -> int:

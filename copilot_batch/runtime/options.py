@@ -11,6 +11,9 @@ from .shards import Shard
 
 # Sessions at once unless told: the command line's default and the Python API's.
 DEFAULT_CONCURRENCY = 8
+# Sessions a Copilot CLI process serves before a fresh one replaces it (0: never); chosen
+# from bench/cli_aging.py's measurement (docs/performance.md, "Thousands of tasks").
+DEFAULT_RECYCLE_AFTER = 2000
 
 
 @dataclass(frozen=True)
@@ -28,6 +31,7 @@ class RunOptions:
     max_tokens: int | None = None  # the run's token budget; wins over the job files' budget
     max_cli_restarts: int = 3
     clients: int | None = None  # Copilot CLI processes; None: from concurrency and CPUs
+    recycle_after: int = DEFAULT_RECYCLE_AFTER  # sessions per CLI process; 0: never recycled
     replay: tuple[Path, ...] = ()
     # What ${workdir} in the replayed scripts stands for; None: found for each session.
     replay_root: Path | None = None
@@ -51,6 +55,7 @@ class RunOptions:
             "max_tokens": self.max_tokens,
             "max_cli_restarts": self.max_cli_restarts,
             "clients": self.clients,
+            "recycle_after": self.recycle_after,
             "replay": [str(path) for path in self.replay],
             "replay_root": str(self.replay_root) if self.replay_root else None,
             "record": str(self.record) if self.record else None,

@@ -264,7 +264,12 @@ async def _start_clients(
         recorder.clients_started(len(clis), None if plan.cli_url else github_login)
         log.info("starting Copilot CLI clients", clients=len(clis))
         clients = await stack.enter_async_context(
-            ClientPool([SupervisedClient(cli, options.max_cli_restarts, log) for cli in clis])
+            ClientPool(
+                [
+                    SupervisedClient(cli, options.max_cli_restarts, log, options.recycle_after)
+                    for cli in clis
+                ]
+            )
         )
         await _check_auth(clients.first, tasks, clis[0])
         await check_sandbox_support(clients.first, tasks)

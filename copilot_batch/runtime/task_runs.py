@@ -5,8 +5,9 @@ methods of :class:`TaskRunner`, outermost first:
   budget is spent; the task's event sink closed after.
 - ``_run_with_retries``: attempts until :func:`next_step` says done, with backoff between.
 - ``_run_recorded``: every attempt that started is recorded, even as the run stops.
-- ``_run_on_client``: the least-loaded client, once a restart of it has finished; an
-  attempt its dying CLI cut short ends as ``CliProcessExited``.
+- ``_run_on_client``: the least-loaded client, once a restart or recycling of it has
+  finished, its CLI process held to the attempt's end; an attempt its dying CLI cut short
+  ends as ``CliProcessExited``.
 - ``_run_in_workspace``: the task's workspace made before, its changes collected after.
 - ``_run_session``: the session, in a scope the CLI's supervisor cancels if the CLI dies.
 
@@ -212,21 +213,23 @@ class TaskRunner:
                 self._observer.task_finished(result)
 
     async def _run_on_client(self, attempt: Attempt) -> TaskResult:
-        """The least-loaded client. An attempt cancelled because its CLI died ends as
+        """The least-loaded client, its CLI process held until the attempt ends (a recycled
+        one is stopped only then). An attempt cancelled because its CLI died ends as
         CliProcessExited, replaced when a new CLI took over."""
         with self.clients.placed() as member:
-            client, generation = await member.ready()
-            try:
-                return await self._run_in_workspace(attempt, Placement(member, client, generation))
-            finally:
-                result = attempt.result
-                if (
-                    result is not None
-                    and result.status is TaskStatus.CANCELLED
-                    and generation in member.crashed_generations
-                ):
-                    replaced = not self.clients.gave_up
-                    result.fail(TaskStatus.ERROR, CliProcessExited(replaced))
+            async with member.holding() as (client, generation):
+                try:
+                    placed = Placement(member, client, generation)
+                    return await self._run_in_workspace(attempt, placed)
+                finally:
+                    result = attempt.result
+                    if (
+                        result is not None
+                        and result.status is TaskStatus.CANCELLED
+                        and generation in member.crashed_generations
+                    ):
+                        replaced = not self.clients.gave_up
+                        result.fail(TaskStatus.ERROR, CliProcessExited(replaced))
 
     async def _run_in_workspace(self, attempt: Attempt, placed: Placement) -> TaskResult:
         """The task's workspace (copy, git-worktree), made before the session; what the
@@ -294,7 +297,10 @@ async def run_tasks(runner: TaskRunner, tasks: Sequence[TaskSpec], handle_signal
             async with _interruptible(runner.stop, runner.log, handle_signals), writer:
                 crash = await _under_run_timeout(runner, tasks, writer)
     finally:
-        runner.recorder.clients_stopped(runner.clients.restarts, runner.limit.to_record())
+        clients = runner.clients
+        runner.recorder.clients_stopped(
+            clients.restarts, clients.recycled, runner.limit.to_record()
+        )
     # Raised once the writer has written every event; inside, it would cancel the writer.
     if crash is not None:
         raise crash
