@@ -15,7 +15,7 @@ over ``--repeat`` rounds. Per size N: CPU/N; between the smallest and the larges
 marginal CPU per session (CPU(N2) − CPU(N1)) / (N2 − N1), which leaves out start-up.
 
     python -m bench.session_cpu                                  # N=100,400, C=50, L=1 s
-    python -m bench.session_cpu --tree before=/work/main --tree after=. --repeat 3
+    python -m bench.session_cpu --tree before=../main --tree after=. --repeat 3
     python -m bench.session_cpu --plain-sdk     # and the plain SDK script: the SDK's own cost
 
 ``--plain-sdk`` adds ``bench/plain_sdk.py --no-login`` (one client, ``asyncio.gather`` of
@@ -164,7 +164,7 @@ def _plain_sdk_command(cli: Path, base_url: str, tasks: int, concurrency: int) -
     ]  # fmt: skip
 
 
-def _ok_tasks(folder: Path, plain_sdk: bool) -> int:
+def ok_tasks(folder: Path, plain_sdk: bool) -> int:
     """The tasks that ended ok: from run.json, or the plain script's printed counts."""
     if plain_sdk:
         lines = (folder / "output.txt").read_text().strip().splitlines()
@@ -188,7 +188,7 @@ def run_once(
             env = {**os.environ, "PYTHONPATH": str(tree)}
         load_before = _load_average()
         measured = run_measured(command, env=env, cwd=folder, output=folder / "output.txt")
-        ok = _ok_tasks(folder, plain_sdk=tree is None)
+        ok = ok_tasks(folder, plain_sdk=tree is None)
     return {
         "tasks": tasks,
         "own_cpu_seconds": round(measured.own_seconds, 2),

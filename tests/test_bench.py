@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -19,7 +20,13 @@ from bench.measure import (
     parse_stat,
     rss_bytes,
 )
-from bench.session_cpu import own_and_children_cpu, parse_trees, run_measured, summarise
+from bench.session_cpu import (
+    ok_tasks,
+    own_and_children_cpu,
+    parse_trees,
+    run_measured,
+    summarise,
+)
 
 
 def test_parse_stat_counts_fields_after_the_last_parenthesis() -> None:
@@ -272,3 +279,14 @@ def test_scale_targets_give_each_measure_its_ratio_to_the_target() -> None:
 def test_scale_reads_a_process_own_cpu_without_its_childrens() -> None:
     assert scale.own_cpu_seconds(os.getpid()) > 0
     assert scale.own_cpu_seconds(2**22 + 1) == 0.0  # no such process
+
+
+def test_ok_tasks_come_from_run_json_or_the_plain_scripts_last_line(tmp_path: Path) -> None:
+    run = tmp_path / "runs" / "20261202-000000-abcd"
+    run.mkdir(parents=True)
+    (run / "run.json").write_text(json.dumps({"totals": {"ok": 398, "failed": 2}}))
+    assert ok_tasks(tmp_path, plain_sdk=False) == 398
+    (tmp_path / "output.txt").write_text('a warning\n{"ok": 399, "failed": 1}\n')
+    assert ok_tasks(tmp_path, plain_sdk=True) == 399
+    (tmp_path / "output.txt").write_text("")
+    assert ok_tasks(tmp_path, plain_sdk=True) == 0
