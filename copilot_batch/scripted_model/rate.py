@@ -6,6 +6,10 @@ import math
 import time
 from collections.abc import Callable
 
+# A token due this close counts as there: (t + w) - t is not always w in floating point, so
+# a client that waited exactly retry-after seconds could find 0.9999999999 tokens.
+_DUE = 1 - 1e-9
+
 
 class TokenBucket:
     """Admits ``rate`` requests a second on average, bursts up to one second's worth.
@@ -29,7 +33,7 @@ class TokenBucket:
         now = self._now()
         self._tokens = min(self.capacity, self._tokens + (now - self._filled_at) * self.rate)
         self._filled_at = now
-        if self._tokens >= 1:
-            self._tokens -= 1
+        if self._tokens >= _DUE:
+            self._tokens = max(0.0, self._tokens - 1)
             return None
         return max(1, math.ceil((1 - self._tokens) / self.rate))

@@ -6,7 +6,7 @@ import math
 
 import aiohttp
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from copilot_batch.scripted_model import ScriptedModel
@@ -72,10 +72,12 @@ def test_admits_no_more_than_the_rate_allows_and_retry_after_is_honest(
             admitted += 1
             continue
         assert wait >= 1
-    assert admitted <= max(1.0, rate) + clock.now * rate + 1e-9
+    # A token within 1e-9 of due counts as there (rate.py): at most that much per request.
+    assert admitted <= max(1.0, rate) + clock.now * rate + 1e-9 * (len(gaps) + 1)
 
 
 @given(rate=st.floats(0.1, 50), start=st.floats(0, 100))
+@example(rate=0.5, start=62.029949718585165)  # (start + 2) - start < 2 in floating point
 def test_a_client_that_waits_retry_after_is_admitted(rate: float, start: float) -> None:
     clock = Clock()
     clock.now = start
