@@ -33,17 +33,14 @@ import click
 from copilot import CopilotClient
 
 from copilot_batch.jobfile import TaskSpec, load_jobs
-from copilot_batch.runtime.cli_binary import find_cli
 from copilot_batch.runtime.clients import CliProcess, open_client
 from copilot_batch.runtime.session import session_options
 from copilot_batch.testing.processes import children_running, read_proc
 
 from .compare import PROMPT, ModelServer, job_file
 from .measure import MIB, cpu_seconds, rss_bytes
+from .results import cli_path_option, cli_to_run, out_option, write_result
 from .results import machine as bench_machine
-from .results import write_result
-
-HERE = Path(__file__).resolve().parent
 
 
 @dataclass(frozen=True)
@@ -179,8 +176,8 @@ def markdown(windows: Sequence[Window]) -> str:
 @click.option("--concurrency", "-c", default=50, show_default=True, help="Sessions at once.")
 @click.option("--latency", "-l", default=0.0, show_default=True, help="Model seconds.")
 @click.option("--rounds", default=3, show_default=True, help="Aged and fresh windows in turn.")
-@click.option("--cli-path", type=click.Path(exists=True, path_type=Path))
-@click.option("--out", type=click.Path(path_type=Path), default=HERE / "results", show_default=True)
+@cli_path_option
+@out_option
 def main(
     sessions: int,
     window: int,
@@ -190,7 +187,7 @@ def main(
     cli_path: Path | None,
     out: Path,
 ) -> None:
-    cli = find_cli(str(cli_path) if cli_path else None)
+    cli = cli_to_run(cli_path)
     started_at = datetime.now(UTC)
     logging.disable(logging.ERROR)  # the SDK's sendAndWait fallback logs a traceback
     with ModelServer(latency) as base_url, tempfile.TemporaryDirectory() as tmp:

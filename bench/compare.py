@@ -34,12 +34,11 @@ from typing import Any
 import click
 from copilot import CopilotClient, PermissionHandler, RuntimeConnection
 
-from copilot_batch.runtime.cli_binary import find_cli
 from copilot_batch.testing.processes import children_running
 
 from .measure import MIB, Measurement, cpu_seconds, lower_bound, measure
+from .results import cli_path_option, cli_to_run, out_option, write_result
 from .results import machine as bench_machine
-from .results import write_result
 
 HERE = Path(__file__).resolve().parent
 SCRIPT = HERE / "hello.yaml"
@@ -121,6 +120,28 @@ def job_file(folder: Path, base_url: str, tasks: int) -> Path:
     return path
 
 
+def batch_command(
+    folder: Path, cli: Path, base_url: str, tasks: int, concurrency: int, *extra: str
+) -> list[str]:
+    """``copilot-batch run`` of the benchmark's job file of ``tasks`` tasks, then ``extra``."""
+    return [
+        sys.executable, "-m", "copilot_batch", "run",
+        str(job_file(folder, base_url, tasks)), "--out", str(folder / "runs"),
+        "-j", str(concurrency), "--cli-path", str(cli), "--quiet", *extra,
+    ]  # fmt: skip
+
+
+def plain_sdk_command(
+    cli: Path, base_url: str, tasks: int, concurrency: int, *, no_login: bool
+) -> list[str]:
+    """``bench/plain_sdk.py`` on the same tasks: the plain SDK way."""
+    return [
+        sys.executable, str(HERE / "plain_sdk.py"), "--cli", str(cli),
+        "--base-url", base_url, "--model", MODEL, "--prompt", PROMPT,
+        "--tasks", str(tasks), "--concurrency", str(concurrency),
+    ] + (["--no-login"] if no_login else [])  # fmt: skip
+
+
 def run_way(
     way: str, *, cli: Path, base_url: str, tasks: int, concurrency: int, clients: int | None
 ) -> dict[str, Any]:
@@ -129,19 +150,11 @@ def run_way(
         folder = Path(tmp)
         env = {**os.environ}
         if way == "batch":
-            command = [
-                str(Path(sys.executable).with_name("copilot-batch")), "run",
-                str(job_file(folder, base_url, tasks)), "--out", str(folder / "runs"),
-                "-j", str(concurrency), "--cli-path", str(cli), "--quiet",
-            ]  # fmt: skip
-            if clients:
-                command += ["--clients", str(clients)]
+            extra = ["--clients", str(clients)] if clients else []
+            command = batch_command(folder, cli, base_url, tasks, concurrency, *extra)
         elif way.startswith("sdk"):
-            command = [
-                sys.executable, str(HERE / "plain_sdk.py"), "--cli", str(cli),
-                "--base-url", base_url, "--model", MODEL, "--prompt", PROMPT,
-                "--tasks", str(tasks), "--concurrency", str(concurrency),
-            ] + (["--no-login"] if way == "sdk-no-login" else [])  # fmt: skip
+            no_login = way == "sdk-no-login"
+            command = plain_sdk_command(cli, base_url, tasks, concurrency, no_login=no_login)
         else:
             (folder / "out").mkdir()
             env |= {
@@ -239,8 +252,8 @@ def markdown(rows: Sequence[dict[str, Any]]) -> str:
 @click.option("--scaling", default="", help="Comma-separated Ns: run each way at each N.")
 @click.option("--clients", type=int, help="--clients for copilot-batch (default: its own).")
 @click.option("--calibration-sessions", default=20, show_default=True)
-@click.option("--cli-path", type=click.Path(exists=True, path_type=Path))
-@click.option("--out", type=click.Path(path_type=Path), default=HERE / "results", show_default=True)
+@cli_path_option
+@out_option
 def main(
     tasks: int,
     latency: float,
@@ -252,7 +265,7 @@ def main(
     cli_path: Path | None,
     out: Path,
 ) -> None:
-    cli = find_cli(str(cli_path) if cli_path else None)
+    cli = cli_to_run(cli_path)
     chosen = [way.strip() for way in ways.split(",") if way.strip()]
     unknown = set(chosen) - set(WAYS)
     if unknown:

@@ -28,9 +28,8 @@ from copilot_batch.scripted_model import ScriptedModel, load_scripts
 from copilot_batch.testing import read_json, run_job_files
 
 from .compare import SCRIPT, job_file
-from .results import machine, write_result
+from .results import machine, out_option, write_result
 
-HERE = Path(__file__).resolve().parent
 TARGET = 1.25  # wall time at most this many times N ÷ R
 
 
@@ -85,7 +84,7 @@ def markdown(rows: Sequence[dict[str, Any]]) -> str:
 @click.option("--tasks", "-n", default=120, show_default=True, help="N, tasks per run.")
 @click.option("--concurrency", "-c", default=40, show_default=True, help="C.")
 @click.option("--rates", default="4,10", show_default=True, help="Comma-separated Rs.")
-@click.option("--out", type=click.Path(path_type=Path), default=HERE / "results", show_default=True)
+@out_option
 def main(tasks: int, concurrency: int, rates: str, out: Path) -> None:
     started_at = datetime.now(UTC)
     rows = []

@@ -37,6 +37,7 @@ import click
 import yaml
 
 from .recording_tools import custom_tools, mcp_tools, messages_of, read_recording
+from .results import out_option
 
 HERE = Path(__file__).resolve().parent
 _TAGGED_FILES = re.compile(r"<tagged_files>.*?</tagged_files>", re.DOTALL)
@@ -276,7 +277,7 @@ def _print_outcome(outcome: Outcome) -> None:
 @click.option("--timeout", default=120.0, show_default=True, help="Seconds per recording.")
 @click.option("--parallel", default=2, show_default=True, help="Replays at once.")
 @click.option("--label", default="", help="A word in the output's name (before, after).")
-@click.option("--out", type=click.Path(path_type=Path), default=HERE / "results", show_default=True)
+@out_option
 def main(root: Path, timeout: float, parallel: int, label: str, out: Path) -> None:
     """Census of ROOT's recordings (the SDK's test/snapshots)."""
     outcomes = census(root.resolve(), timeout, parallel, _print_outcome)

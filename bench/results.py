@@ -11,6 +11,23 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import click
+
+from copilot_batch.runtime.cli_binary import find_cli
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+# The options every benchmark that writes results, or starts a CLI, takes.
+out_option = click.option(
+    "--out", type=click.Path(path_type=Path), default=RESULTS, show_default=True
+)
+cli_path_option = click.option("--cli-path", type=click.Path(exists=True, path_type=Path))
+
+
+def cli_to_run(cli_path: Path | None) -> Path:
+    """The Copilot CLI a benchmark runs: ``--cli-path``, else found as copilot-batch finds it."""
+    return find_cli(str(cli_path) if cli_path else None)
+
 
 def machine() -> dict[str, Any]:
     """The CPUs this process may use, the memory, the platform and the Python version."""

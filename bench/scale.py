@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import tempfile
 import threading
 import time
@@ -31,15 +30,13 @@ from typing import Any
 import click
 
 from copilot_batch.runtime import DEFAULT_RECYCLE_AFTER
-from copilot_batch.runtime.cli_binary import find_cli
 from copilot_batch.testing.processes import read_proc, stat_fields
 
-from .compare import ModelServer, calibrate, job_file
+from .compare import ModelServer, batch_command, calibrate
 from .measure import CLOCK_TICKS, MIB, lower_bound, measure, rss_bytes
+from .results import cli_path_option, cli_to_run, out_option, write_result
 from .results import machine as bench_machine
-from .results import write_result
 
-HERE = Path(__file__).resolve().parent
 TREE_MEMORY_TARGET_MIB = 2.5 * 1024
 WALL_OVER_BOUND_TARGET = 1.5
 # The Python process's RSS is flat when, from a quarter of the tasks ended to all of them,
@@ -144,15 +141,10 @@ def targets(row: dict[str, Any], bound: float) -> dict[str, Any]:
 
 
 def _command(folder: Path, base_url: str, options: dict[str, Any], cli: Path) -> list[str]:
-    command = [
-        str(Path(sys.executable).with_name("copilot-batch")), "run",
-        str(job_file(folder, base_url, options["tasks"])), "--out", str(folder / "runs"),
-        "-j", str(options["concurrency"]), "--cli-path", str(cli), "--quiet",
-        "--recycle-after", str(options["recycle_after"]),
-    ]  # fmt: skip
+    extra = ["--recycle-after", str(options["recycle_after"])]
     if options["clients"]:
-        command += ["--clients", str(options["clients"])]
-    return command
+        extra += ["--clients", str(options["clients"])]
+    return batch_command(folder, cli, base_url, options["tasks"], options["concurrency"], *extra)
 
 
 def run_once(cli: Path, base_url: str, options: dict[str, Any]) -> dict[str, Any]:
@@ -219,8 +211,8 @@ def markdown(rows: Sequence[dict[str, Any]]) -> str:
     help="Comma-separated --recycle-after values, one run each ('default': the default).",
 )
 @click.option("--calibration-sessions", default=20, show_default=True)
-@click.option("--cli-path", type=click.Path(exists=True, path_type=Path))
-@click.option("--out", type=click.Path(path_type=Path), default=HERE / "results", show_default=True)
+@cli_path_option
+@out_option
 def main(
     tasks: int,
     latency: float,
@@ -231,7 +223,7 @@ def main(
     cli_path: Path | None,
     out: Path,
 ) -> None:
-    cli = find_cli(str(cli_path) if cli_path else None)
+    cli = cli_to_run(cli_path)
     values = [
         DEFAULT_RECYCLE_AFTER if value.strip() == "default" else int(value)
         for value in recycle.split(",")

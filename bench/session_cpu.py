@@ -30,7 +30,6 @@ import json
 import os
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
@@ -41,13 +40,12 @@ from typing import Any
 
 import click
 
-from copilot_batch.runtime.cli_binary import find_cli
 from copilot_batch.testing.processes import stat_fields
 
-from .compare import ModelServer, job_file
+from .compare import ModelServer, batch_command, plain_sdk_command
 from .measure import CLOCK_TICKS
+from .results import cli_path_option, cli_to_run, out_option, write_result
 from .results import machine as bench_machine
-from .results import write_result
 
 HERE = Path(__file__).resolve().parent
 # Target of issue 17: CPU per short session at N = 400.
@@ -147,23 +145,6 @@ def _load_average() -> float:
 PLAIN_SDK = "plain-sdk"
 
 
-def _batch_command(
-    folder: Path, cli: Path, base_url: str, tasks: int, concurrency: int
-) -> list[str]:
-    return [
-        sys.executable, "-m", "copilot_batch", "run",
-        str(job_file(folder, base_url, tasks)), "--out", str(folder / "runs"),
-        "-j", str(concurrency), "--cli-path", str(cli), "--quiet",
-    ]  # fmt: skip
-
-
-def _plain_sdk_command(cli: Path, base_url: str, tasks: int, concurrency: int) -> list[str]:
-    return [
-        sys.executable, str(HERE / "plain_sdk.py"), "--cli", str(cli), "--base-url", base_url,
-        "--tasks", str(tasks), "--concurrency", str(concurrency), "--no-login",
-    ]  # fmt: skip
-
-
 def ok_tasks(folder: Path, plain_sdk: bool) -> int:
     """The tasks that ended ok: from run.json, or the plain script's printed counts."""
     if plain_sdk:
@@ -181,10 +162,10 @@ def run_once(
     with tempfile.TemporaryDirectory(prefix="bench-session-cpu-") as tmp:
         folder = Path(tmp)
         if tree is None:
-            command = _plain_sdk_command(cli, base_url, tasks, concurrency)
+            command = plain_sdk_command(cli, base_url, tasks, concurrency, no_login=True)
             env = dict(os.environ)
         else:
-            command = _batch_command(folder, cli, base_url, tasks, concurrency)
+            command = batch_command(folder, cli, base_url, tasks, concurrency)
             env = {**os.environ, "PYTHONPATH": str(tree)}
         load_before = _load_average()
         measured = run_measured(command, env=env, cwd=folder, output=folder / "output.txt")
@@ -213,8 +194,8 @@ def run_once(
     is_flag=True,
     help="Also run bench/plain_sdk.py --no-login: what the SDK alone costs a script.",
 )
-@click.option("--cli-path", type=click.Path(exists=True, path_type=Path))
-@click.option("--out", type=click.Path(path_type=Path), default=HERE / "results", show_default=True)
+@cli_path_option
+@out_option
 def main(
     sizes: str,
     latency: float,
@@ -225,7 +206,7 @@ def main(
     cli_path: Path | None,
     out: Path,
 ) -> None:
-    cli = find_cli(str(cli_path) if cli_path else None)
+    cli = cli_to_run(cli_path)
     chosen: dict[str, Path | None] = {**parse_trees(trees)}
     if plain_sdk:
         chosen[PLAIN_SDK] = None

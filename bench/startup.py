@@ -21,7 +21,7 @@ from pathlib import Path
 
 import click
 
-from .results import machine, write_result
+from .results import machine, out_option, write_result
 
 HERE = Path(__file__).resolve().parent
 REPOSITORY = HERE.parent
@@ -71,7 +71,7 @@ def markdown(rows: Sequence[Mapping[str, object]]) -> str:
 
 @click.command(help=__doc__)
 @click.option("--repeat", default=7, show_default=True, help="Rounds; each runs every command.")
-@click.option("--out", type=click.Path(path_type=Path), default=HERE / "results", show_default=True)
+@out_option
 def main(repeat: int, out: Path) -> None:
     started_at = datetime.now(UTC)
     samples: dict[str, list[float]] = {name: [] for name in COMMANDS}
