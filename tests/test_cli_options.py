@@ -9,12 +9,15 @@ from pathlib import Path
 
 import click
 import pytest
+from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
 
 from copilot_batch import cli_options
+from copilot_batch.cli import main
 from copilot_batch.run_folder.reader import NAME_PATTERN
 
+REPOSITORY = Path(__file__).resolve().parents[1]
 HOSTILE = st.one_of(
     st.text(),
     st.sampled_from(["", ".", "..", "../x", "/", "\0", "a" * 10_000, "٣٣", "８０", "1" * 5000]),
@@ -79,3 +82,22 @@ def test_an_out_folder_that_is_a_file_or_under_proc(tmp_path: Path) -> None:
 def test_numbers_must_be_finite(value: float) -> None:
     with pytest.raises(click.BadParameter):
         cli_options.finite(value)
+
+
+def _a_count(text: str) -> bool:
+    try:
+        return int(text) >= 0
+    except ValueError:
+        return False
+
+
+@given(st.one_of(HOSTILE, st.integers(max_value=-1).map(str), st.floats().map(str)))
+def test_recycle_after_takes_a_count_of_sessions_or_exits_2(text: str) -> None:
+    """What is not a whole number ≥ 0 is refused before anything runs, naming the option."""
+    if _a_count(text) or "\0" in text:  # the OS refuses NUL in an argument before click
+        return
+    job = str(REPOSITORY / "jobs" / "hello-matrix.yaml")
+    result = CliRunner().invoke(main, ["run", job, "--recycle-after", text])
+    assert result.exit_code == 2, result.output
+    assert "--recycle-after" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
